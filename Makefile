@@ -1,0 +1,54 @@
+# The Gap Portal. `make run` serves the portal on the embedded default; `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+# The newest Python >= 3.12 on the PATH. pyenv shims honour the repo's .python-version; a shim
+# for a version pyenv lacks fails the check and is skipped.
+PYTHON ?= $(shell for candidate in python3.14 python3.13 python3.12 python3 python; do \
+	if command -v $$candidate >/dev/null 2>&1 && \
+	   $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+		echo $$candidate; break; fi; done)
+
+.PHONY: run test lint format install clean worker beat
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "The Gap Portal needs Python 3.12 or newer (Django 6), and none was found on the PATH."; \
+		echo "Install one (for example: pyenv install 3.13, or apt-get install python3.13) and try again."; \
+		exit 1; fi
+	@if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "The Gap Portal is starting at http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)."
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+worker: install
+	$(VENV)/bin/celery -A gapportal worker --loglevel=INFO
+
+beat: install
+	$(VENV)/bin/celery -A gapportal beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,77 @@
+from django import forms
+from django.contrib.auth import authenticate
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest
+
+from . import throttle
+from .models import User
+
+
+class LoginForm(AuthenticationForm):
+    """Email and password, with failed attempts throttled per account and per address."""
+
+    username = forms.EmailField(
+        label="Email address",
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email address and password do not match an active account.",
+        "throttled": (
+            "Too many failed login attempts. Wait 15 minutes and try again, or reset your password."
+        ),
+    }
+
+    def __init__(self, request: HttpRequest | None = None, *args, **kwargs) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+
+    def clean(self):
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if not email or not password:
+            return self.cleaned_data
+        ip = throttle.client_ip(self.request) if self.request else ""
+        if throttle.is_locked_out(email, ip):
+            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
+        self.user_cache = authenticate(self.request, username=email, password=password)
+        if self.user_cache is None:
+            throttle.record_failure(email, ip)
+            raise self.get_invalid_login_error()
+        throttle.clear_account(email, ip)
+        self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class UserSearchForm(forms.Form):
+    q = forms.CharField(label="Search users", required=False, max_length=100)
+
+
+class UserForm(forms.ModelForm):
+    """What a firm admin sets on a user of their firm."""
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "email", "role", "is_active"]
+        labels = {"is_active": "Active (can log in)"}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["first_name"].required = True
+        self.fields["last_name"].required = True
+        if self.instance.pk is None:
+            del self.fields["is_active"]
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        # Addresses are unique across the whole platform, not only within the firm.
+        taken = User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("A user with this email address already exists.")
+        return email
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name"]

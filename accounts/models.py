@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Firm(models.Model):
+    """An accounting firm: the tenant every other row belongs to."""
+
+    name = models.CharField(max_length=200)
+    seat_limit = models.PositiveIntegerField(
+        default=5, help_text="How many active users the firm's membership allows."
+    )
+    is_mfa_required_by_admin = models.BooleanField(
+        "require MFA for everyone",
+        default=False,
+        help_text="Switched on by a firm admin; XPM connections require MFA regardless.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def requires_mfa(self) -> bool:
+        # Grows to include "has an active XPM connection" when the sync lands.
+        return self.is_mfa_required_by_admin
+
+    def active_user_count(self) -> int:
+        return self.users.filter(is_active=True).count()
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def for_firm(self, firm: Firm) -> UserQuerySet:
+        return self.filter(firm=firm)
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra_fields) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra_fields) -> User:
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields) -> User:
+        """A platform operator: Django admin access, belongs to no firm."""
+        extra_fields["is_staff"] = True
+        extra_fields["is_superuser"] = True
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Email addresses are matched case-insensitively: one address, one user.
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an email address.
+
+    Firm members belong to exactly one firm, with the role Firm admin or Firm user. Platform
+    operators (``is_staff``, Django admin only) belong to none.
+    """
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Firm admin"
+        USER = "user", "Firm user"
+
+    firm = models.ForeignKey(
+        Firm, on_delete=models.CASCADE, related_name="users", null=True, blank=True
+    )
+    email = models.EmailField("email address", unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.USER)
+    is_active = models.BooleanField(
+        "active", default=True, help_text="Inactive users cannot log in."
+    )
+    is_staff = models.BooleanField(
+        "platform operator",
+        default=False,
+        help_text="Can log in to the Django admin. Not the same as a firm's staff.",
+    )
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = [Lower("first_name"), Lower("last_name"), "email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(firm__isnull=False) | models.Q(is_staff=True),
+                name="user_in_firm_unless_operator",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+    @property
+    def is_firm_admin(self) -> bool:
+        return self.firm_id is not None and self.role == self.Role.ADMIN
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def for_firm(self, firm: Firm) -> AuditEventQuerySet:
+        return self.filter(firm=firm)
+
+
+class AuditEvent(models.Model):
+    """A security-relevant event in a firm, readable by its admins."""
+
+    class Action(models.TextChoices):
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Failed login"
+        LOGOUT = "logout", "Logged out"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        USER_INVITED = "user_invited", "User invited"
+        USER_CHANGED = "user_changed", "User changed"
+        USER_DELETED = "user_deleted", "User deleted"
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Kept as text so the log still reads correctly after the user is deleted.
+    actor_email = models.EmailField(blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["firm", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.actor_email or 'system'}"

@@ -1,0 +1,115 @@
+"""Managing a firm's users: invitations within the seat limit, changes, deletion.
+
+Each service locks the firm's row so that two admins acting at once cannot together exceed the
+seat limit or remove the last active admin.
+"""
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from gapportal.mail import send_templated_email
+
+from . import audit
+from .models import AuditEvent, Firm, User
+
+
+class UserChangeRefused(ValidationError):
+    """A change to a user that the firm's rules do not allow; the message says why."""
+
+
+def _lock_firm(firm: Firm) -> Firm:
+    return Firm.objects.select_for_update().get(pk=firm.pk)
+
+
+def _check_seat_available(firm: Firm) -> None:
+    used = firm.active_user_count()
+    if used >= firm.seat_limit:
+        raise UserChangeRefused(
+            f"Your firm is using all {firm.seat_limit} of its user seats. Deactivate or delete a "
+            "user first, or contact us to add more seats."
+        )
+
+
+def _other_active_admins(user: User) -> bool:
+    return (
+        User.objects.for_firm(user.firm)
+        .filter(role=User.Role.ADMIN, is_active=True)
+        .exclude(pk=user.pk)
+        .exists()
+    )
+
+
+def invitation_url(user: User) -> str:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    path = reverse("accounts:invitation-accept", kwargs={"uidb64": uid, "token": token})
+    return f"{settings.SITE_URL}{path}"
+
+
+def invite_user(firm: Firm, *, by: User, user: User, request: HttpRequest | None = None) -> User:
+    """Add ``user`` (unsaved, from the form) to ``firm`` and email them a set-password link."""
+    with transaction.atomic():
+        firm = _lock_firm(firm)
+        _check_seat_available(firm)
+        user.firm = firm
+        user.set_unusable_password()
+        user.save()
+        audit.record(
+            firm, AuditEvent.Action.USER_INVITED, actor=by, detail=user.email, request=request
+        )
+    send_templated_email(
+        "invitation",
+        [user.email],
+        {"user": user, "firm": firm, "invited_by": by, "url": invitation_url(user)},
+    )
+    return user
+
+
+def update_user(
+    user: User, *, by: User, changed: list[str], request: HttpRequest | None = None
+) -> User:
+    """Save the form's changes to ``user`` unless they break the seat limit or leave no admin."""
+    with transaction.atomic():
+        firm = _lock_firm(user.firm)
+        before = User.objects.get(pk=user.pk)
+        loses_admin = (
+            before.is_active
+            and before.role == User.Role.ADMIN
+            and (not user.is_active or user.role != User.Role.ADMIN)
+        )
+        if loses_admin and not _other_active_admins(user):
+            raise UserChangeRefused(
+                "This is the firm's last active admin. Make another user an admin first."
+            )
+        if user.is_active and not before.is_active:
+            _check_seat_available(firm)
+        user.save()
+        audit.record(
+            firm,
+            AuditEvent.Action.USER_CHANGED,
+            actor=by,
+            detail=f"{user.email}: {', '.join(changed) or 'no changes'}",
+            request=request,
+        )
+    return user
+
+
+def delete_user(user: User, *, by: User, request: HttpRequest | None = None) -> None:
+    """Delete ``user``; nobody deletes themselves, and the last active admin stays."""
+    if user.pk == by.pk:
+        raise UserChangeRefused("You cannot delete your own account.")
+    with transaction.atomic():
+        firm = _lock_firm(user.firm)
+        if user.is_active and user.is_firm_admin and not _other_active_admins(user):
+            raise UserChangeRefused(
+                "This is the firm's last active admin. Make another user an admin first."
+            )
+        email = user.email
+        user.delete()
+        audit.record(firm, AuditEvent.Action.USER_DELETED, actor=by, detail=email, request=request)

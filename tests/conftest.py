@@ -1,0 +1,75 @@
+"""The cast: alice (admin of firm A), bob (staff of firm A), carol (admin of firm B)."""
+
+import pytest
+from django.core.cache import cache
+from django.test import Client as HttpClient
+
+from accounts.models import User
+from tests.factories import make_client, make_firm, make_user
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Login throttling counters live in the cache; no test inherits another's.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _site_url(settings):
+    settings.SITE_URL = "https://portal.example.com"
+
+
+@pytest.fixture
+def firm_a(db):
+    return make_firm("Alpha Accounting", seat_limit=5)
+
+
+@pytest.fixture
+def firm_b(db):
+    return make_firm("Bravo Bookkeeping", seat_limit=5)
+
+
+@pytest.fixture
+def alice(firm_a):
+    return make_user(firm_a, "alice@alpha.example.com", role=User.Role.ADMIN, first_name="Alice")
+
+
+@pytest.fixture
+def bob(firm_a):
+    return make_user(firm_a, "bob@alpha.example.com", role=User.Role.USER, first_name="Bob")
+
+
+@pytest.fixture
+def carol(firm_b):
+    return make_user(firm_b, "carol@bravo.example.com", role=User.Role.ADMIN, first_name="Carol")
+
+
+def _logged_in(user) -> HttpClient:
+    http = HttpClient()
+    http.force_login(user)
+    return http
+
+
+@pytest.fixture
+def alice_client(alice):
+    return _logged_in(alice)
+
+
+@pytest.fixture
+def bob_client(bob):
+    return _logged_in(bob)
+
+
+@pytest.fixture
+def carol_client(carol):
+    return _logged_in(carol)
+
+
+@pytest.fixture
+def alice_firm_client_record(firm_a):
+    """A client record of alice's firm."""
+    return make_client(
+        firm_a, "Harbourline Logistics Pty Ltd", email="accounts@harbourline.example.com"
+    )

@@ -1,0 +1,25 @@
+"""Plain factory functions for test data."""
+
+import itertools
+
+from accounts.models import Firm, User
+from clients.models import Client
+
+PASSWORD = "correct-horse-battery-staple"
+
+_sequence = itertools.count(1)
+
+
+def make_firm(name: str | None = None, **fields) -> Firm:
+    return Firm.objects.create(name=name or f"Firm {next(_sequence)}", **fields)
+
+
+def make_user(firm: Firm, email: str | None = None, *, role=User.Role.USER, **fields) -> User:
+    email = email or f"user{next(_sequence)}@example.com"
+    fields.setdefault("first_name", email.split("@")[0].capitalize())
+    fields.setdefault("last_name", "Example")
+    return User.objects.create_user(email, PASSWORD, firm=firm, role=role, **fields)
+
+
+def make_client(firm: Firm, name: str | None = None, **fields) -> Client:
+    return Client.objects.create(firm=firm, name=name or f"Client {next(_sequence)}", **fields)

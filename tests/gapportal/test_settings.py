@@ -1,0 +1,107 @@
+"""The settings' two modes, checked in fresh interpreters so each reads its own environment."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRODUCTION = {
+    "DEBUG": "False",
+    "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-for-tests-only",
+    "ALLOWED_HOSTS": "portal.example.com",
+    "DATABASE_URL": "postgres://gap:secret@db.example.com:5432/gap",
+    "REDIS_URL": "redis://cache.example.com:6379/0",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+    "XERO_CLIENT_ID": "client-id",
+    "XERO_CLIENT_SECRET": "client-secret",
+    "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    "SITE_URL": "https://portal.example.com",
+}
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in PRODUCTION and not k.startswith("DJANGO")
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_check_deploy():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_refuses_the_sandbox():
+    env = {k: v for k, v in PRODUCTION.items() if not k.startswith("XERO_")}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "built-in XPM sandbox only runs in development" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_token_key():
+    env = {k: v for k, v in PRODUCTION.items() if k != "TOKEN_ENCRYPTION_KEY"}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "TOKEN_ENCRYPTION_KEY must be set" in result.stderr
+
+
+def test_embedded_default_needs_no_environment(tmp_path):
+    result = run_manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, "
+        "s.MAILERS['default']['BACKEND'], s.XPM_SANDBOX)",
+        env={"DEBUG": "True"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "True",
+        "django.db.backends.sqlite3",
+        "True",
+        "django.core.mail.backends.console.EmailBackend",
+        "True",
+    ]
+
+
+def test_production_uses_postgres_redis_and_smtp():
+    result = run_manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, "
+        "s.MAILERS['default']['OPTIONS']['host'], s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)",
+        env=PRODUCTION,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "redis://cache.example.com:6379/0",
+        "False",
+        "smtp.example.com",
+        "True",
+        "31536000",
+    ]

@@ -1,0 +1,112 @@
+"""Tenant isolation and roles, across every URL of the project."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts.models import User
+from clients.models import Client
+
+# URLs anyone may open without logging in.
+PUBLIC_URL_NAMES = {
+    "accounts:login",
+    "accounts:password-reset",
+    "accounts:password-reset-done",
+    "accounts:password-reset-confirm",
+    "accounts:password-reset-complete",
+    "accounts:invitation-accept",
+}
+# Pages for firm admins only: firm users get 403.
+ADMIN_URL_NAMES = {
+    "accounts:user-list",
+    "accounts:user-add",
+    "accounts:user-edit",
+    "accounts:user-delete",
+    "accounts:audit-log",
+    "clients:manage-clients",
+}
+
+
+def _walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin":
+                continue  # the Django admin is covered by its own test
+            ns = entry.namespace or namespace
+            yield from _walk(entry, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield name, prefix + str(entry.pattern)
+
+
+def _concrete(route: str, pk: int) -> str:
+    path = route.replace("<int:pk>", str(pk))
+    path = path.replace("<uidb64>", "MQ").replace("<token>", "set-password")
+    assert "<" not in path, f"unhandled converter in {route}"
+    return "/" + path
+
+
+ALL_URLS = sorted(_walk(get_resolver()))
+
+
+def test_every_url_is_classified():
+    names = {name for name, _ in ALL_URLS}
+    assert names >= PUBLIC_URL_NAMES
+    assert names >= ADMIN_URL_NAMES
+
+
+@pytest.mark.parametrize("name,route", [u for u in ALL_URLS if u[0] not in PUBLIC_URL_NAMES])
+def test_every_private_url_needs_a_login(client, db, name, route):
+    for method in ("get", "post"):
+        response = getattr(client, method)(_concrete(route, 1))
+        if name == "home":
+            assert response.status_code == 302
+            continue
+        assert response.status_code in (302, 405), f"{method} {name}"
+        if response.status_code == 302:
+            assert response["Location"].startswith("/accounts/login/"), name
+
+
+@pytest.mark.parametrize("name,route", [u for u in ALL_URLS if u[0] in ADMIN_URL_NAMES])
+def test_bob_gets_403_on_every_admin_page(bob_client, bob, name, route):
+    for method in ("get", "post"):
+        response = getattr(bob_client, method)(_concrete(route, bob.pk))
+        assert response.status_code in (403, 405), f"{method} {name}"
+    assert User.objects.filter(pk=bob.pk, role=User.Role.USER).exists()
+
+
+def _alice_objects(alice, bob, record):
+    return {
+        "accounts:user-edit": bob.pk,
+        "accounts:user-delete": bob.pk,
+        "clients:client-detail": record.pk,
+    }
+
+
+@pytest.mark.parametrize("name,route", [u for u in ALL_URLS if "<int:pk>" in u[1]])
+def test_carol_gets_404_for_every_object_of_alices_firm(
+    carol_client, alice, bob, alice_firm_client_record, name, route
+):
+    pk = _alice_objects(alice, bob, alice_firm_client_record)[name]
+    for method in ("get", "post", "put", "delete"):
+        response = getattr(carol_client, method)(_concrete(route, pk))
+        assert response.status_code in (404, 405), f"{method} {name}"
+    assert User.objects.filter(pk=bob.pk, is_active=True).exists()
+    assert Client.objects.filter(pk=alice_firm_client_record.pk).exists()
+
+
+def test_a_platform_operator_without_a_firm_cannot_open_firm_pages(client, db):
+    operator = User.objects.create_superuser("ops@gapportal.example.com", "operator-pass-123456")
+    client.force_login(operator)
+    assert client.get("/clients/").status_code == 403
+
+
+def test_django_admin_login_goes_through_the_portal_login(client, db):
+    response = client.get("/platform-admin/login/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_operator_reaches_the_django_admin(client, db):
+    operator = User.objects.create_superuser("ops@gapportal.example.com", "operator-pass-123456")
+    client.force_login(operator)
+    assert client.get("/platform-admin/accounts/firm/").status_code == 200
