@@ -75,3 +75,72 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["first_name", "last_name"]
+
+
+class CodeForm(forms.Form):
+    """The second step of login: a 6-digit code, or a backup code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off"}
+        ),
+        help_text="The 6-digit code from your authenticator app, or one of your backup codes.",
+    )
+
+
+class PasswordCheckMixin:
+    """Adds a current-password field, checked against ``self.user``."""
+
+    user: User
+
+    def add_password_field(self) -> None:
+        self.fields["password"] = forms.CharField(
+            label="Your current password",
+            strip=False,
+            widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        )
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your current password.")
+        return password
+
+
+class EnrolForm(PasswordCheckMixin, forms.Form):
+    code = forms.CharField(
+        label="6-digit code from your app",
+        max_length=10,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+    def __init__(self, *args, user: User, ask_password: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if ask_password:
+            self.add_password_field()
+
+
+class PasswordAndCodeForm(PasswordCheckMixin, forms.Form):
+    """For disabling MFA and new backup codes: the password and a current code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=40,
+        help_text="The 6-digit code from your authenticator app, or one of your backup codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off"}),
+    )
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.add_password_field()
+        self.order_fields(["password", "code"])
+
+
+class MfaPolicyForm(forms.Form):
+    required = forms.BooleanField(label="Require MFA for everyone", required=False)

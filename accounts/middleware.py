@@ -1,11 +1,15 @@
 import time
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
+
+from . import mfa
 
 # The last-activity stamp is refreshed at most this often, so browsing does not write the
 # session on every request.
@@ -38,3 +42,62 @@ class SessionLifetimeMiddleware:
         logout(request)
         messages.info(request, message)
         return redirect(settings.LOGIN_URL)
+
+
+# What a user may reach before their session is verified with a code.
+VERIFY_ALLOWED = {"accounts:mfa-verify", "accounts:logout"}
+# What a user who must enrol may reach before enrolling.
+ENROL_ALLOWED = {"accounts:mfa", "accounts:logout", "accounts:password-change", "help"}
+
+
+class MfaEnforcementMiddleware:
+    """The one choke point for MFA, on every request.
+
+    A user with MFA whose session is not verified reaches only the code page. A user who must
+    have MFA (the firm requires it, an admin reset it, or they operate the platform) but has none
+    reaches only Configure MFA, password change, help and logout. Other HTML requests are
+    redirected there; anything else gets 403. The check reads the database each time, so it
+    holds for sessions that began before the requirement did.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated or user.is_verified() or _is_static(request):
+            return self.get_response(request)
+        url_name = _url_name(request)
+        if mfa.has_mfa(user):
+            if url_name in VERIFY_ALLOWED:
+                return self.get_response(request)
+            return _send_to(request, "accounts:mfa-verify", None)
+        if user.mfa_required and url_name not in ENROL_ALLOWED:
+            return _send_to(
+                request,
+                "accounts:mfa",
+                "Your firm requires multi-factor authentication. Set it up to continue.",
+            )
+        return self.get_response(request)
+
+
+def _is_static(request: HttpRequest) -> bool:
+    return request.path.startswith("/" + settings.STATIC_URL.lstrip("/"))
+
+
+def _url_name(request: HttpRequest) -> str | None:
+    try:
+        return resolve(request.path_info).view_name
+    except Resolver404:
+        return None
+
+
+def _send_to(request: HttpRequest, url_name: str, message: str | None) -> HttpResponse:
+    if not request.accepts("text/html"):
+        return HttpResponseForbidden(message or "Verify your session with a code first.")
+    url = reverse(url_name)
+    if request.method == "GET" and request.path != "/":
+        url += "?" + urlencode({"next": request.get_full_path()})
+    if message:
+        messages.warning(request, message)
+    return redirect(url)

@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class Firm(models.Model):
@@ -94,6 +95,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="Can log in to the Django admin. Not the same as a firm's staff.",
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    must_enrol_mfa = models.BooleanField(
+        default=False, help_text="Set when an admin resets the user's MFA; cleared on enrolment."
+    )
+    # Part of the session hash: raising it ends every session of the user at once.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -128,6 +134,34 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_firm_admin(self) -> bool:
         return self.firm_id is not None and self.role == self.Role.ADMIN
 
+    @property
+    def mfa_required(self) -> bool:
+        """Whether this user must have MFA: firm policy, an admin's reset, or platform access."""
+        if self.is_staff or self.must_enrol_mfa:
+            return True
+        return self.firm is not None and self.firm.requires_mfa
+
+    @property
+    def mfa_required_reason(self) -> str:
+        if self.is_staff:
+            return "Platform operators must use multi-factor authentication."
+        if self.firm is not None and self.firm.requires_mfa:
+            return (
+                "Your firm requires multi-factor authentication for everyone, so it cannot be "
+                "turned off. A firm admin can reset it if you lose your authenticator."
+            )
+        return "An admin reset your multi-factor authentication: set it up again to continue."
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django ties sessions to the password hash; the generation lets us end them without
+        # a password change (MFA enrolment, MFA reset).
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def for_firm(self, firm: Firm) -> AuditEventQuerySet:
@@ -141,7 +175,15 @@ class AuditEvent(models.Model):
         LOGIN = "login", "Logged in"
         LOGIN_FAILED = "login_failed", "Failed login"
         LOGOUT = "logout", "Logged out"
-        PASSWORD_RESET = "password_reset", "Password reset"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        MFA_VERIFIED = "mfa_verified", "Verified with MFA"
+        MFA_FAILED = "mfa_failed", "Wrong MFA code"
+        BACKUP_CODE_USED = "backup_code_used", "Used a backup code"
+        MFA_ENROLLED = "mfa_enrolled", "MFA enrolled"
+        MFA_DISABLED = "mfa_disabled", "MFA disabled"
+        MFA_RESET = "mfa_reset", "MFA reset by an admin"
+        BACKUP_CODES_ISSUED = "backup_codes_issued", "New backup codes"
+        MFA_POLICY_CHANGED = "mfa_policy_changed", "MFA policy changed"
         USER_INVITED = "user_invited", "User invited"
         USER_CHANGED = "user_changed", "User changed"
         USER_DELETED = "user_deleted", "User deleted"
@@ -165,3 +207,26 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_email or 'system'}"
+
+
+class BackupCodeQuerySet(models.QuerySet["BackupCode"]):
+    def unused(self) -> BackupCodeQuerySet:
+        return self.filter(used_at__isnull=True)
+
+
+class BackupCode(models.Model):
+    """A one-time MFA backup code, stored only as a SHA-256 of its 120 random bits.
+
+    Like django-otp's devices it belongs to a user, not to a firm: it is only ever reached
+    through the user it was issued to.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backup_codes")
+    code_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BackupCodeQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Backup code of {self.user}"

@@ -1,14 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from .views import auth, settings, users
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("login/", views.LoginView.as_view(), name="login"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("login/code/", auth.mfa_verify, name="mfa-verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/", auth.PasswordResetView.as_view(), name="password-reset"),
     path(
         "password-reset/sent/",
         auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
@@ -16,7 +17,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/<uidb64>/<token>/",
-        views.PasswordResetConfirmView.as_view(),
+        auth.PasswordResetConfirmView.as_view(),
         name="password-reset-confirm",
     ),
     path(
@@ -28,14 +29,19 @@ urlpatterns = [
     ),
     path(
         "invitation/<uidb64>/<token>/",
-        views.InvitationAcceptView.as_view(),
+        auth.InvitationAcceptView.as_view(),
         name="invitation-accept",
     ),
-    path("settings/", views.user_settings, name="settings"),
-    path("settings/password/", views.PasswordChangeView.as_view(), name="password-change"),
-    path("users/", views.user_list, name="user-list"),
-    path("users/add/", views.user_add, name="user-add"),
-    path("users/<int:pk>/", views.user_edit, name="user-edit"),
-    path("users/<int:pk>/delete/", views.user_delete, name="user-delete"),
-    path("audit-log/", views.audit_log, name="audit-log"),
+    path("settings/", settings.user_settings, name="settings"),
+    path("settings/password/", settings.PasswordChangeView.as_view(), name="password-change"),
+    path("settings/mfa/", settings.mfa_settings, name="mfa"),
+    path("settings/mfa/backup-codes/", settings.mfa_backup_codes, name="mfa-backup-codes"),
+    path("settings/mfa/disable/", settings.mfa_disable, name="mfa-disable"),
+    path("users/", users.user_list, name="user-list"),
+    path("users/add/", users.user_add, name="user-add"),
+    path("users/<int:pk>/", users.user_edit, name="user-edit"),
+    path("users/<int:pk>/delete/", users.user_delete, name="user-delete"),
+    path("users/<int:pk>/reset-mfa/", users.user_reset_mfa, name="user-reset-mfa"),
+    path("users/mfa-policy/", users.mfa_policy, name="mfa-policy"),
+    path("audit-log/", users.audit_log, name="audit-log"),
 ]

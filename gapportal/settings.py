@@ -42,7 +42,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
     "accounts",
     "clients",
     "xpmsync",
@@ -58,6 +57,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.MfaEnforcementMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -179,6 +179,13 @@ SESSION_IDLE_TIMEOUT = int(timedelta(minutes=30).total_seconds())
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+
+# TOTP: 30-second steps, one step of tolerance each way (django-otp's defaults), the issuer
+# shown in authenticator apps, and the exponential delay after wrong codes (1 s, 2 s, 4 s, ...).
+OTP_TOTP_ISSUER = "The Gap Portal"
+OTP_TOTP_THROTTLE_FACTOR = 1
+# A password entry this recent lets a user enrol in MFA without typing it again.
+RECENT_PASSWORD_SECONDS = 10 * 60
 
 # Failed password logins: refused for LOGIN_THROTTLE_WINDOW seconds once an account, or one
 # client address, reaches its limit. An office behind one address gets the larger limit.

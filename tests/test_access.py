@@ -14,6 +14,7 @@ PUBLIC_URL_NAMES = {
     "accounts:password-reset-confirm",
     "accounts:password-reset-complete",
     "accounts:invitation-accept",
+    "help",
 }
 # Pages for firm admins only: firm users get 403.
 ADMIN_URL_NAMES = {

@@ -1,0 +1,229 @@
+"""TOTP multi-factor authentication: enrolment, verification, backup codes, disable and reset.
+
+Every code check runs inside a transaction holding a row lock on the user's TOTP device, so one
+code is accepted once even under parallel requests, and parallel wrong guesses cannot slip past
+django-otp's throttling (its failure count lives on the device, not in the session). Backup codes
+are checked under the same lock and count towards the same throttle.
+"""
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from gapportal.mail import send_templated_email
+
+from . import audit
+from .models import AuditEvent, BackupCode, User
+
+BACKUP_CODE_COUNT = 10
+# 24 base32 characters: 120 random bits, enough to store as a plain SHA-256 (ASVS 6.5).
+_BACKUP_CODE_CHARS = 24
+
+
+class CodeRefused(Exception):
+    """A code that was not accepted; the message is safe to show the user."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    device: TOTPDevice
+    used_backup_code: bool
+
+
+def has_mfa(user: User) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def confirmed_device(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+# --- Enrolment ----------------------------------------------------------------------------------
+
+
+def pending_device(user: User) -> TOTPDevice:
+    """The unconfirmed device the user is enrolling, created with a fresh key if needed."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    return device
+
+
+def secret_for_display(device: TOTPDevice) -> str:
+    """The device's key in base32, in groups of four for typing into an authenticator app."""
+    secret = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def qr_code_svg(device: TOTPDevice) -> str:
+    """The otpauth:// URL of ``device`` as an inline SVG, drawn on the server."""
+    image = qrcode.make(
+        device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2
+    )
+    buffer = BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode()
+    return svg[svg.index("<svg") :]
+
+
+def confirm_enrolment(user: User, code: str) -> list[str]:
+    """Confirm the user's pending device with a code from it; returns new backup codes.
+
+    Any earlier device is replaced, backup codes are issued afresh, every session of the user is
+    ended (the caller keeps its own), and the user is emailed.
+    """
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update()
+            .filter(user=user, confirmed=False)
+            .order_by("-id")
+            .first()
+        )
+        if device is None:
+            raise CodeRefused("The setup expired. Scan the new QR code and try again.")
+        if not device.verify_is_allowed()[0]:
+            raise CodeRefused(_refusal(device))
+        # verify_token records the matched time step in last_t, so the enrolment code cannot
+        # be replayed at the next login.
+        accepted = device.verify_token(_digits(code))
+        if accepted:
+            TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            codes = _replace_backup_codes(user)
+            _end_all_sessions(user, must_enrol=False)
+            if user.firm_id:
+                audit.record(user.firm, AuditEvent.Action.MFA_ENROLLED, actor=user)
+    if not accepted:
+        # Outside the transaction, so the failure count verify_token recorded is kept.
+        raise CodeRefused(WRONG_CODE)
+    send_templated_email("mfa_enabled", [user.email], {"user": user})
+    return codes
+
+
+# --- Verification -------------------------------------------------------------------------------
+
+
+def verify(user: User, code: str) -> Verification:
+    """Check a 6-digit code or a backup code for ``user``; raises CodeRefused when wrong."""
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        if device is None:
+            raise CodeRefused("Multi-factor authentication is not set up for this account.")
+        if not device.verify_is_allowed()[0]:
+            raise CodeRefused(_refusal(device))
+        normalised = _normalise_backup_code(code)
+        if len(normalised) == _BACKUP_CODE_CHARS:
+            if _use_backup_code(user, normalised):
+                device.throttle_reset()
+                return Verification(device, used_backup_code=True)
+            device.throttle_increment()
+        elif device.verify_token(_digits(code)):
+            return Verification(device, used_backup_code=False)
+    # Raised outside the transaction, so the failure count it recorded is kept.
+    raise CodeRefused(WRONG_CODE)
+
+
+def _digits(code: str) -> str:
+    return "".join(ch for ch in code if not ch.isspace())
+
+
+WRONG_CODE = "That code is not right. Check your authenticator app and try again."
+
+
+def _refusal(device: TOTPDevice) -> str:
+    allowed, info = device.verify_is_allowed()
+    if not allowed and info and info.get("locked_until"):
+        wait = max(1, int((info["locked_until"] - timezone.now()).total_seconds()) + 1)
+        return f"Too many wrong codes. Wait {wait} second{'s' if wait != 1 else ''} and try again."
+    return WRONG_CODE
+
+
+# --- Backup codes -------------------------------------------------------------------------------
+
+
+def _hash_backup_code(normalised: str) -> str:
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def _normalise_backup_code(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+def _new_backup_code() -> str:
+    raw = base64.b32encode(secrets.token_bytes(15)).decode().lower()
+    return "-".join(raw[i : i + 4] for i in range(0, _BACKUP_CODE_CHARS, 4))
+
+
+def _replace_backup_codes(user: User) -> list[str]:
+    codes = [_new_backup_code() for _ in range(BACKUP_CODE_COUNT)]
+    BackupCode.objects.filter(user=user).delete()
+    BackupCode.objects.bulk_create(
+        BackupCode(user=user, code_hash=_hash_backup_code(_normalise_backup_code(code)))
+        for code in codes
+    )
+    return codes
+
+
+def _use_backup_code(user: User, normalised: str) -> bool:
+    # The conditional update claims the code: of two parallel uses, one updates a row.
+    claimed = (
+        BackupCode.objects.unused()
+        .filter(user=user, code_hash=_hash_backup_code(normalised))
+        .update(used_at=timezone.now())
+    )
+    return claimed == 1
+
+
+def regenerate_backup_codes(user: User) -> list[str]:
+    """Issue ten new backup codes, invalidating the old ones, and tell the user by email."""
+    with transaction.atomic():
+        codes = _replace_backup_codes(user)
+        if user.firm_id:
+            audit.record(user.firm, AuditEvent.Action.BACKUP_CODES_ISSUED, actor=user)
+    send_templated_email("backup_codes_issued", [user.email], {"user": user})
+    return codes
+
+
+def unused_backup_code_count(user: User) -> int:
+    return BackupCode.objects.unused().filter(user=user).count()
+
+
+# --- Disable and reset --------------------------------------------------------------------------
+
+
+def disable(user: User) -> None:
+    """Remove the user's own MFA; the caller has checked the policy, password and code."""
+    with transaction.atomic():
+        _remove_mfa(user)
+        if user.firm_id:
+            audit.record(user.firm, AuditEvent.Action.MFA_DISABLED, actor=user)
+    send_templated_email("mfa_disabled", [user.email], {"user": user})
+
+
+def reset(user: User, *, by: User) -> None:
+    """An admin's reset: devices and codes removed, sessions ended, enrolment required."""
+    with transaction.atomic():
+        _remove_mfa(user)
+        _end_all_sessions(user, must_enrol=True)
+        audit.record(user.firm, AuditEvent.Action.MFA_RESET, actor=by, detail=user.email)
+    send_templated_email("mfa_reset", [user.email], {"user": user, "reset_by": by})
+
+
+def _remove_mfa(user: User) -> None:
+    TOTPDevice.objects.filter(user=user).delete()
+    BackupCode.objects.filter(user=user).delete()
+
+
+def _end_all_sessions(user: User, *, must_enrol: bool) -> None:
+    user.session_generation += 1
+    user.must_enrol_mfa = must_enrol
+    user.save(update_fields=["session_generation", "must_enrol_mfa"])

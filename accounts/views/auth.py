@@ -1,0 +1,112 @@
+"""Login (password, then code), password reset and invitations."""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+
+from gapportal.mail import send_templated_email
+
+from .. import audit, mfa
+from ..forms import CodeForm, LoginForm
+from ..models import AuditEvent
+from ..sessions import mark_verified, note_password_entered, safe_next_url
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        user = form.get_user()
+        note_password_entered(self.request)
+        if user.firm_id:
+            audit.record(user.firm, AuditEvent.Action.LOGIN, actor=user, request=self.request)
+        # The MFA middleware would send them on anyway; going straight there keeps ?next=.
+        if mfa.has_mfa(user):
+            query = urlencode({"next": self.get_success_url()})
+            return redirect(f"{reverse('accounts:mfa-verify')}?{query}")
+        return response
+
+
+@never_cache
+@sensitive_post_parameters("code")
+@login_required
+def mfa_verify(request: HttpRequest) -> HttpResponse:
+    if request.user.is_verified():
+        return redirect(safe_next_url(request))
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = mfa.verify(request.user, form.cleaned_data["code"])
+        except mfa.CodeRefused as refused:
+            _audit(request, AuditEvent.Action.MFA_FAILED)
+            form.add_error("code", str(refused))
+        else:
+            mark_verified(request, result.device)
+            _audit(request, AuditEvent.Action.MFA_VERIFIED)
+            if result.used_backup_code:
+                _audit(request, AuditEvent.Action.BACKUP_CODE_USED)
+                left = mfa.unused_backup_code_count(request.user)
+                messages.warning(
+                    request,
+                    f"You used a backup code; {left} left. Make new ones in User Settings > "
+                    "Multi-factor authentication.",
+                )
+            return redirect(safe_next_url(request))
+    return render(
+        request, "accounts/mfa_verify.html", {"form": form, "next": safe_next_url(request)}
+    )
+
+
+def _audit(request: HttpRequest, action: str) -> None:
+    if request.user.firm_id:
+        audit.record(request.user.firm, action, actor=request.user, request=request)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.html"
+    email_template_name = "emails/password_reset.txt"
+    subject_template_name = "emails/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password-reset-done")
+
+    @property
+    def extra_email_context(self) -> dict[str, str]:
+        # Links are built from SITE_URL, never from the request's Host header.
+        return {"site_url": settings.SITE_URL}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Sets the new password without logging in: the login, and its code step, still apply.
+
+    The new password hash ends every existing session of the user.
+    """
+
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        send_templated_email("password_changed", [form.user.email], {"user": form.user})
+        if form.user.firm_id:
+            audit.record(form.user.firm, AuditEvent.Action.PASSWORD_CHANGED, actor=form.user)
+        return response
+
+
+class InvitationAcceptView(PasswordResetConfirmView):
+    """An invited user chooses their first password through the reset-token machinery."""
+
+    template_name = "accounts/invitation_accept.html"
+
+
+def help_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/help.html")
