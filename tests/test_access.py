@@ -3,8 +3,10 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from accounts.middleware import ENROL_ALLOWED, VERIFY_ALLOWED
 from accounts.models import User
 from clients.models import Client
+from tests.totp import code_for, make_device
 
 # URLs anyone may open without logging in.
 PUBLIC_URL_NAMES = {
@@ -23,6 +25,8 @@ ADMIN_URL_NAMES = {
     "accounts:user-edit",
     "accounts:user-delete",
     "accounts:audit-log",
+    "accounts:user-reset-mfa",
+    "accounts:mfa-policy",
     "clients:manage-clients",
 }
 
@@ -79,6 +83,7 @@ def _alice_objects(alice, bob, record):
     return {
         "accounts:user-edit": bob.pk,
         "accounts:user-delete": bob.pk,
+        "accounts:user-reset-mfa": bob.pk,
         "clients:client-detail": record.pk,
     }
 
@@ -95,10 +100,53 @@ def test_carol_gets_404_for_every_object_of_alices_firm(
     assert Client.objects.filter(pk=alice_firm_client_record.pk).exists()
 
 
-def test_a_platform_operator_without_a_firm_cannot_open_firm_pages(client, db):
-    operator = User.objects.create_superuser("ops@gapportal.example.com", "operator-pass-123456")
-    client.force_login(operator)
-    assert client.get("/clients/").status_code == 403
+PRIVATE_URLS = [u for u in ALL_URLS if u[0] not in PUBLIC_URL_NAMES]
+
+
+@pytest.mark.parametrize("name,route", [u for u in PRIVATE_URLS if u[0] not in ENROL_ALLOWED])
+def test_firm_policy_confines_a_user_without_mfa_to_configure_mfa(
+    bob_client, bob, firm_a, alice_firm_client_record, name, route
+):
+    bob_client.get("/clients/")  # the session begins before the firm requires MFA
+    firm_a.is_mfa_required_by_admin = True
+    firm_a.save()
+    for method in ("get", "post"):
+        response = getattr(bob_client, method)(_concrete(route, bob.pk))
+        assert response.status_code == 302, f"{method} {name}"
+        assert response["Location"].startswith("/accounts/settings/mfa/"), f"{method} {name}"
+
+
+@pytest.mark.parametrize("name,route", [u for u in PRIVATE_URLS if u[0] in ENROL_ALLOWED])
+def test_the_enrolment_allow_list_stays_reachable(bob_client, firm_a, name, route):
+    firm_a.is_mfa_required_by_admin = True
+    firm_a.save()
+    response = bob_client.get(_concrete(route, 1))
+    assert response.status_code in (200, 405), name
+
+
+@pytest.mark.parametrize("name,route", [u for u in PRIVATE_URLS if u[0] not in VERIFY_ALLOWED])
+def test_an_unverified_session_of_a_user_with_mfa_reaches_only_the_code_page(
+    alice_client, alice, name, route
+):
+    make_device(alice)
+    for method in ("get", "post"):
+        response = getattr(alice_client, method)(_concrete(route, alice.pk))
+        assert response.status_code == 302, f"{method} {name}"
+        assert response["Location"].startswith("/accounts/login/code/"), f"{method} {name}"
+
+
+@pytest.fixture
+def operator_client(client, db):
+    password = "operator-pass-123456"
+    operator = User.objects.create_superuser("ops@gapportal.example.com", password)
+    device = make_device(operator)
+    client.post("/accounts/login/", {"username": operator.email, "password": password})
+    client.post("/accounts/login/code/", {"code": code_for(device)})
+    return client
+
+
+def test_a_platform_operator_without_a_firm_cannot_open_firm_pages(operator_client):
+    assert operator_client.get("/clients/").status_code == 403
 
 
 def test_django_admin_login_goes_through_the_portal_login(client, db):
@@ -107,7 +155,5 @@ def test_django_admin_login_goes_through_the_portal_login(client, db):
     assert response["Location"].startswith("/accounts/login/")
 
 
-def test_operator_reaches_the_django_admin(client, db):
-    operator = User.objects.create_superuser("ops@gapportal.example.com", "operator-pass-123456")
-    client.force_login(operator)
-    assert client.get("/platform-admin/accounts/firm/").status_code == 200
+def test_operator_reaches_the_django_admin(operator_client):
+    assert operator_client.get("/platform-admin/accounts/firm/").status_code == 200
