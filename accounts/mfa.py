@@ -159,7 +159,8 @@ def _normalise_backup_code(code: str) -> str:
 
 
 def _new_backup_code() -> str:
-    raw = base64.b32encode(secrets.token_bytes(15)).decode().lower()
+    # Upper-case base32 has no 0, 1 or 8, so nothing is confused with O, I or B.
+    raw = base64.b32encode(secrets.token_bytes(15)).decode()
     return "-".join(raw[i : i + 4] for i in range(0, _BACKUP_CODE_CHARS, 4))
 
 

@@ -73,11 +73,7 @@ class MfaEnforcementMiddleware:
                 return self.get_response(request)
             return _send_to(request, "accounts:mfa-verify", None)
         if user.mfa_required and url_name not in ENROL_ALLOWED:
-            return _send_to(
-                request,
-                "accounts:mfa",
-                "Your firm requires multi-factor authentication. Set it up to continue.",
-            )
+            return _send_to(request, "accounts:mfa", user.mfa_required_reason)
         return self.get_response(request)
 
 
@@ -92,12 +88,11 @@ def _url_name(request: HttpRequest) -> str | None:
         return None
 
 
-def _send_to(request: HttpRequest, url_name: str, message: str | None) -> HttpResponse:
+def _send_to(request: HttpRequest, url_name: str, reason: str | None) -> HttpResponse:
+    # The page we send them to explains why; only non-HTML clients get the reason here.
     if not request.accepts("text/html"):
-        return HttpResponseForbidden(message or "Verify your session with a code first.")
+        return HttpResponseForbidden(reason or "Verify your session with a code first.")
     url = reverse(url_name)
     if request.method == "GET" and request.path != "/":
         url += "?" + urlencode({"next": request.get_full_path()})
-    if message:
-        messages.warning(request, message)
     return redirect(url)

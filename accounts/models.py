@@ -146,11 +146,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         if self.is_staff:
             return "Platform operators must use multi-factor authentication."
         if self.firm is not None and self.firm.requires_mfa:
-            return (
-                "Your firm requires multi-factor authentication for everyone, so it cannot be "
-                "turned off. A firm admin can reset it if you lose your authenticator."
-            )
-        return "An admin reset your multi-factor authentication: set it up again to continue."
+            return "Your firm requires multi-factor authentication for everyone."
+        return "An admin reset your multi-factor authentication, so you need to set it up again."
 
     def _get_session_auth_hash(self, secret: str | None = None) -> str:
         # Django ties sessions to the password hash; the generation lets us end them without

@@ -118,7 +118,7 @@ def mfa_backup_codes(request: HttpRequest) -> HttpResponse:
 def mfa_disable(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.mfa_required:
-        messages.error(request, user.mfa_required_reason)
+        messages.error(request, f"{user.mfa_required_reason} It cannot be turned off.")
         return redirect("accounts:mfa")
     form = PasswordAndCodeForm(request.POST, user=user, prefix="disable")
     if not _password_and_code_ok(request, form):

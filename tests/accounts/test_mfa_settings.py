@@ -46,7 +46,7 @@ def test_enrolling_with_a_real_code(client, alice):
     response = client.post(MFA_URL, {"code": code_for(device)})
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
-    codes = re.findall(r"<code>([a-z2-7-]+)</code>", response.content.decode())
+    codes = re.findall(r"<code>([A-Z2-7-]+)</code>", response.content.decode())
     assert len(codes) == 10
     device.refresh_from_db()
     assert device.confirmed
@@ -120,7 +120,7 @@ def test_new_backup_codes_replace_the_old_ones(client, alice):
         "/accounts/settings/mfa/backup-codes/",
         {"backup-password": PASSWORD, "backup-code": old_codes[0]},
     )
-    new_codes = re.findall(r"<code>([a-z2-7-]+)</code>", response.content.decode())
+    new_codes = re.findall(r"<code>([A-Z2-7-]+)</code>", response.content.decode())
     assert len(new_codes) == 10 and not set(new_codes) & set(old_codes)
     assert "no-store" in response["Cache-Control"]
     assert mail.outbox[0].subject == "New backup codes were made for your account"
