@@ -3,8 +3,8 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest
 
-from . import throttle
-from .models import User
+from . import audit, throttle
+from .models import AuditEvent, User
 
 
 class LoginForm(AuthenticationForm):
@@ -33,14 +33,27 @@ class LoginForm(AuthenticationForm):
             return self.cleaned_data
         ip = throttle.client_ip(self.request) if self.request else ""
         if throttle.is_locked_out(email, ip):
+            audit_failed_login(email, "refused while throttled", self.request)
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
         self.user_cache = authenticate(self.request, username=email, password=password)
         if self.user_cache is None:
             throttle.record_failure(email, ip)
+            audit_failed_login(email, "wrong password", self.request)
             raise self.get_invalid_login_error()
         throttle.clear_account(email, ip)
         self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+def audit_failed_login(email: str, detail: str, request: HttpRequest | None) -> None:
+    """Log a failed login in the firm of the account it named, if there is one."""
+    user = (
+        User.objects.filter(email__iexact=email, firm__isnull=False).select_related("firm").first()
+    )
+    if user is not None:
+        audit.record(
+            user.firm, AuditEvent.Action.LOGIN_FAILED, actor=user, detail=detail, request=request
+        )
 
 
 class UserSearchForm(forms.Form):
@@ -74,20 +87,12 @@ class UserForm(forms.ModelForm):
 class ProfileForm(forms.ModelForm):
     class Meta:
         model = User
-        fields = ["first_name", "last_name"]
+        fields = ["first_name", "last_name", "greeting", "sign_off", "email_signature"]
+        widgets = {"email_signature": forms.Textarea(attrs={"rows": 4})}
 
-
-class CodeForm(forms.Form):
-    """The second step of login: a 6-digit code, or a backup code."""
-
-    code = forms.CharField(
-        label="Code",
-        max_length=40,
-        widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off"}
-        ),
-        help_text="The 6-digit code from your authenticator app, or one of your backup codes.",
-    )
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["first_name"].required = True
 
 
 class PasswordCheckMixin:
@@ -107,6 +112,34 @@ class PasswordCheckMixin:
         if not self.user.check_password(password):
             raise forms.ValidationError("That is not your current password.")
         return password
+
+
+class EmailChangeForm(PasswordCheckMixin, forms.Form):
+    email = forms.EmailField(label="New email address")
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.add_password_field()
+
+    def clean_email(self) -> str:
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        if User.objects.filter(email__iexact=email).exclude(pk=self.user.pk).exists():
+            raise forms.ValidationError("A user with this email address already exists.")
+        return email
+
+
+class CodeForm(forms.Form):
+    """The second step of login: a 6-digit code, or a backup code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "autocapitalize": "off"}
+        ),
+        help_text="The 6-digit code from your authenticator app, or one of your backup codes.",
+    )
 
 
 class EnrolForm(PasswordCheckMixin, forms.Form):

@@ -95,6 +95,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="Can log in to the Django admin. Not the same as a firm's staff.",
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    greeting = models.CharField(
+        max_length=100, blank=True, help_text="How your emails to clients open, e.g. “Hi”."
+    )
+    sign_off = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="How your emails to clients close, e.g. “Kind regards”.",
+    )
+    email_signature = models.TextField(
+        blank=True, help_text="Added under your sign-off in emails to clients."
+    )
     must_enrol_mfa = models.BooleanField(
         default=False, help_text="Set when an admin resets the user's MFA; cleared on enrolment."
     )
@@ -172,6 +183,7 @@ class AuditEvent(models.Model):
         LOGIN = "login", "Logged in"
         LOGIN_FAILED = "login_failed", "Failed login"
         LOGOUT = "logout", "Logged out"
+        EMAIL_CHANGED = "email_changed", "Email address changed"
         PASSWORD_CHANGED = "password_changed", "Password changed"
         MFA_VERIFIED = "mfa_verified", "Verified with MFA"
         MFA_FAILED = "mfa_failed", "Wrong MFA code"

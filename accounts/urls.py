@@ -33,6 +33,7 @@ urlpatterns = [
         name="invitation-accept",
     ),
     path("settings/", settings.user_settings, name="settings"),
+    path("settings/email/", settings.email_change, name="email-change"),
     path("settings/password/", settings.PasswordChangeView.as_view(), name="password-change"),
     path("settings/mfa/", settings.mfa_settings, name="mfa"),
     path("settings/mfa/backup-codes/", settings.mfa_backup_codes, name="mfa-backup-codes"),

@@ -113,3 +113,18 @@ def delete_user(user: User, *, by: User, request: HttpRequest | None = None) -> 
         email = user.email
         user.delete()
         audit.record(firm, AuditEvent.Action.USER_DELETED, actor=by, detail=email, request=request)
+
+
+def change_email(user: User, email: str, *, request: HttpRequest | None = None) -> None:
+    """Change the login email; the old address is told, in case it was not its owner."""
+    old_email = user.email
+    user.email = email
+    user.save(update_fields=["email"])
+    audit.record(
+        user.firm,
+        AuditEvent.Action.EMAIL_CHANGED,
+        actor=user,
+        detail=f"{old_email} → {email}",
+        request=request,
+    )
+    send_templated_email("email_changed", [old_email], {"user": user, "old_email": old_email})

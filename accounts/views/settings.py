@@ -14,7 +14,7 @@ from gapportal.mail import send_templated_email
 
 from .. import audit, mfa
 from ..access import firm_member_required
-from ..forms import EnrolForm, PasswordAndCodeForm, ProfileForm
+from ..forms import EmailChangeForm, EnrolForm, PasswordAndCodeForm, ProfileForm
 from ..models import AuditEvent
 from ..sessions import (
     keep_only_this_session,
@@ -23,6 +23,7 @@ from ..sessions import (
     password_entered_recently,
     safe_next_url,
 )
+from ..users import change_email
 
 
 @firm_member_required
@@ -32,7 +33,22 @@ def user_settings(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Your details were saved.")
         return redirect("accounts:settings")
-    return render(request, "accounts/settings.html", {"form": form})
+    email_form = EmailChangeForm(user=request.user)
+    return render(request, "accounts/settings.html", {"form": form, "email_form": email_form})
+
+
+@require_POST
+@sensitive_post_parameters("password")
+@firm_member_required
+def email_change(request: HttpRequest) -> HttpResponse:
+    email_form = EmailChangeForm(request.POST, user=request.user)
+    if not email_form.is_valid():
+        context = {"form": ProfileForm(instance=request.user), "email_form": email_form}
+        return render(request, "accounts/settings.html", context, status=400)
+    note_password_entered(request)
+    change_email(request.user, email_form.cleaned_data["email"], request=request)
+    messages.success(request, "Your email address was changed. Use it when you next log in.")
+    return redirect("accounts:settings")
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
