@@ -193,6 +193,7 @@ class AuditEvent(models.Model):
         MFA_RESET = "mfa_reset", "MFA reset by an admin"
         BACKUP_CODES_ISSUED = "backup_codes_issued", "New backup codes"
         MFA_POLICY_CHANGED = "mfa_policy_changed", "MFA policy changed"
+        CSV_IMPORTED = "csv_imported", "Clients imported from CSV"
         USER_INVITED = "user_invited", "User invited"
         USER_CHANGED = "user_changed", "User changed"
         USER_DELETED = "user_deleted", "User deleted"

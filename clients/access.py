@@ -1,5 +1,6 @@
 """Access helpers for clients: every lookup is scoped to the request's firm."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
@@ -11,3 +12,11 @@ from .models import Client
 def get_client_for_user(request: HttpRequest, pk: int) -> Client:
     """A client of the user's own firm, or 404."""
     return get_object_or_404(Client.objects.for_firm(get_firm(request)), pk=pk)
+
+
+def get_manual_client_for_admin(request: HttpRequest, pk: int) -> Client:
+    """A client of the admin's firm that XPM does not manage; 404 or 403 otherwise."""
+    client = get_client_for_user(request, pk)
+    if client.is_managed_by_xpm:
+        raise PermissionDenied("Clients from Xero Practice Manager are archived and deleted there.")
+    return client

@@ -1,4 +1,9 @@
 from django import forms
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
+
+from . import csv_import
+from .models import Client, ClientContact
 
 
 class ClientSearchForm(forms.Form):
@@ -8,21 +13,108 @@ class ClientSearchForm(forms.Form):
         ("archived", "Archived"),
         ("all", "All"),
     ]
+    SORT_CHOICES = [
+        ("name", "Name (A–Z)"),
+        ("-name", "Name (Z–A)"),
+        ("-created", "Newest first"),
+        ("created", "Oldest first"),
+    ]
+    _ORDERING = {
+        "name": [Lower("name"), "id"],
+        "-name": [Lower("name").desc(), "-id"],
+        "-created": ["-created_at", "-id"],
+        "created": ["created_at", "id"],
+    }
 
     q = forms.CharField(label="Search clients", required=False, max_length=100)
-    show = forms.ChoiceField(choices=SHOW_CHOICES, required=False)
+    show = forms.ChoiceField(label="Show", choices=SHOW_CHOICES, required=False)
+    sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
 
-    def filter(self, clients):
-        """Narrow ``clients`` by the search text and the chosen filter."""
-        if not self.is_valid():
-            return clients.filter(is_archived=False)
-        if q := self.cleaned_data["q"]:
-            clients = clients.filter(name__icontains=q) | clients.filter(email__icontains=q)
-        match self.cleaned_data["show"] or "clients":
+    def filter(self, clients: QuerySet[Client]) -> QuerySet[Client]:
+        """Narrow ``clients`` by the search text and the filter, and order them."""
+        self.is_valid()  # keep the valid fields even when another one is not
+        data = self.cleaned_data
+        if q := data.get("q"):
+            contact_match = ClientContact.objects.filter(
+                client=OuterRef("pk"), contact__name__icontains=q
+            )
+            clients = clients.filter(
+                Q(name__icontains=q) | Q(email__icontains=q) | Exists(contact_match)
+            )
+        match data.get("show") or "clients":
             case "clients":
                 clients = clients.filter(is_archived=False, is_prospect=False)
             case "prospects":
                 clients = clients.filter(is_archived=False, is_prospect=True)
             case "archived":
                 clients = clients.filter(is_archived=True)
-        return clients
+            case "all":
+                pass
+        return clients.order_by(*self._ORDERING[data.get("sort") or "name"])
+
+
+class ClientForm(forms.ModelForm):
+    """A client added or edited by hand."""
+
+    class Meta:
+        model = Client
+        fields = [
+            "name",
+            "kind",
+            "email",
+            "phone",
+            "website",
+            "is_prospect",
+            "address",
+            "city",
+            "region",
+            "postcode",
+            "country",
+            "postal_address",
+            "postal_city",
+            "postal_region",
+            "postal_postcode",
+            "postal_country",
+        ]
+        widgets = {
+            "address": forms.Textarea(attrs={"rows": 2}),
+            "postal_address": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def clean_name(self) -> str:
+        return " ".join(self.cleaned_data["name"].split())
+
+    def find_duplicates(self, clients: QuerySet[Client]) -> list[Client]:
+        """Clients of the firm with the same name (ignoring case), other than this one."""
+        name = self.cleaned_data.get("name", "")
+        return list(clients.filter(name__iexact=name).exclude(pk=self.instance.pk)[:5])
+
+
+class EmailClientForm(forms.Form):
+    subject = forms.CharField(max_length=200)
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}))
+
+
+class CsvUploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="Up to 1 MB and 2,000 rows. UTF-8 or Excel’s CSV; commas or semicolons.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def refuse_as_too_large(self) -> None:
+        self.is_valid()
+        self.errors.pop("file", None)
+        self.add_error("file", csv_import.TOO_LARGE)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > csv_import.MAX_BYTES:
+            raise forms.ValidationError(csv_import.TOO_LARGE)
+        # Read at most one byte past the limit, whatever the upload claimed its size was.
+        data = upload.read(csv_import.MAX_BYTES + 1)
+        try:
+            self.rows = csv_import.read_rows(data)
+        except csv_import.ImportRefused as refused:
+            raise forms.ValidationError(str(refused)) from refused
+        return upload

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.models import Firm
+from accounts.models import Firm, User
 
 
 class ClientQuerySet(models.QuerySet["Client"]):
@@ -30,12 +30,33 @@ class Client(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=50, blank=True)
     website = models.CharField(max_length=255, blank=True)
+    address = models.TextField("street address", blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField("state or region", max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    postal_address = models.TextField(blank=True)
+    postal_city = models.CharField(max_length=100, blank=True)
+    postal_region = models.CharField("postal state or region", max_length=100, blank=True)
+    postal_postcode = models.CharField(max_length=20, blank=True)
+    postal_country = models.CharField(max_length=100, blank=True)
     is_prospect = models.BooleanField("prospect", default=False)
     is_archived = models.BooleanField("archived", default=False)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+
+    # Fields that only XPM fills in.
     xpm_uuid = models.UUIDField("XPM UUID", null=True, blank=True)
+    business_structure = models.CharField(max_length=100, blank=True)
+    client_type = models.CharField("XPM client type", max_length=100, blank=True)
+    account_manager = models.CharField(max_length=200, blank=True)
+    job_manager = models.CharField(max_length=200, blank=True)
+    company_number = models.CharField(max_length=50, blank=True)
+    business_number = models.CharField(max_length=50, blank=True)
+    referral_source = models.CharField(max_length=200, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     objects = ClientQuerySet.as_manager()
 
@@ -48,11 +69,145 @@ class Client(models.Model):
                 name="client_xpm_uuid_unique_per_firm",
             ),
         ]
-        indexes = [models.Index("firm", Lower("name"), name="client_firm_name_idx")]
+        indexes = [
+            models.Index("firm", Lower("name"), name="client_firm_name_idx"),
+            models.Index(fields=["firm", "-created_at"], name="client_firm_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     @property
     def is_from_xpm(self) -> bool:
-        return self.xpm_uuid is not None
+        return self.source == self.Source.XPM
+
+    @property
+    def is_managed_by_xpm(self) -> bool:
+        """Whether XPM owns this client's details, so the portal shows them read-only."""
+        return self.is_from_xpm
+
+    @property
+    def full_address(self) -> str:
+        return _address(self.address, self.city, self.region, self.postcode, self.country)
+
+    @property
+    def full_postal_address(self) -> str:
+        return _address(
+            self.postal_address,
+            self.postal_city,
+            self.postal_region,
+            self.postal_postcode,
+            self.postal_country,
+        )
+
+
+def _address(street: str, city: str, region: str, postcode: str, country: str) -> str:
+    locality = " ".join(part for part in (city, region, postcode) if part)
+    return "\n".join(part for part in (street, locality, country) if part)
+
+
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def for_firm(self, firm: Firm) -> ContactQuerySet:
+        return self.filter(firm=firm)
+
+
+class Contact(models.Model):
+    """A person at one or more clients. XPM contacts can belong to several clients."""
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="contacts")
+    xpm_uuid = models.UUIDField("XPM UUID", null=True, blank=True)
+    name = models.CharField("full name", max_length=255)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    salutation = models.CharField(max_length=100, blank=True)
+    addressee = models.CharField(max_length=255, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=50, blank=True)
+    mobile = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = [Lower("name"), "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "xpm_uuid"],
+                condition=models.Q(xpm_uuid__isnull=False),
+                name="contact_xpm_uuid_unique_per_firm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def greeting_name(self) -> str:
+        """How an email to this contact opens: the salutation, else the first name."""
+        return self.salutation or self.first_name or self.name
+
+
+class ClientContactQuerySet(models.QuerySet["ClientContact"]):
+    def for_firm(self, firm: Firm) -> ClientContactQuerySet:
+        return self.filter(firm=firm)
+
+
+class ClientContact(models.Model):
+    """A contact's role at one client."""
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="links")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="links")
+    position = models.CharField(max_length=150, blank=True)
+    # Flagged primary in XPM (at most one per client there; zero is common).
+    is_xpm_primary = models.BooleanField(default=False)
+    # The primary contact the portal uses: exactly one per client that has contacts.
+    is_primary = models.BooleanField(default=False)
+
+    objects = ClientContactQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "contact"], name="client_contact_unique"),
+            models.UniqueConstraint(
+                fields=["client"],
+                condition=models.Q(is_primary=True),
+                name="one_primary_contact_per_client",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} at {self.client}"
+
+    @property
+    def primary_chosen_by_rule(self) -> bool:
+        return self.is_primary and not self.is_xpm_primary
+
+
+class ClientImportQuerySet(models.QuerySet["ClientImport"]):
+    def for_firm(self, firm: Firm) -> ClientImportQuerySet:
+        return self.filter(firm=firm)
+
+
+class ClientImport(models.Model):
+    """An uploaded CSV client list between its preview and its confirmation."""
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed"
+        APPLIED = "applied", "Imported"
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    filename = models.CharField(max_length=255)
+    # The rows as read from the file; checked again when the import is applied.
+    rows = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEWED)
+    summary = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ClientImportQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.filename

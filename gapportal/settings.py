@@ -241,6 +241,17 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# --- Uploads ------------------------------------------------------------------------------------
+
+# The only uploads are CSV client lists (clients/csv_import.py allows 1 MiB).
+MAX_UPLOAD_BYTES = 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "gapportal.uploads.SizeLimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+
 # --- Static files, i18n -------------------------------------------------------------------------
 
 STATIC_URL = "static/"

@@ -23,3 +23,21 @@ def make_user(firm: Firm, email: str | None = None, *, role=User.Role.USER, **fi
 
 def make_client(firm: Firm, name: str | None = None, **fields) -> Client:
     return Client.objects.create(firm=firm, name=name or f"Client {next(_sequence)}", **fields)
+
+
+def add_contact(client: Client, name: str, *, position: str = "", is_xpm_primary=False, **fields):
+    """A contact linked to ``client``, with the primary contact re-chosen."""
+    from clients.contacts import refresh_primary_contacts
+    from clients.models import ClientContact, Contact
+
+    fields.setdefault("first_name", name.split()[0])
+    contact = Contact.objects.create(firm=client.firm, name=name, **fields)
+    ClientContact.objects.create(
+        firm=client.firm,
+        client=client,
+        contact=contact,
+        position=position,
+        is_xpm_primary=is_xpm_primary,
+    )
+    refresh_primary_contacts(client.firm, [client.pk])
+    return contact

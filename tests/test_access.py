@@ -5,7 +5,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.middleware import ENROL_ALLOWED, VERIFY_ALLOWED
 from accounts.models import User
-from clients.models import Client
+from clients.models import Client, ClientImport
 from tests.totp import code_for, make_device
 
 # URLs anyone may open without logging in.
@@ -28,6 +28,8 @@ ADMIN_URL_NAMES = {
     "accounts:user-reset-mfa",
     "accounts:mfa-policy",
     "clients:manage-clients",
+    "clients:client-archive",
+    "clients:client-delete",
 }
 
 
@@ -80,12 +82,17 @@ def test_bob_gets_403_on_every_admin_page(bob_client, bob, name, route):
 
 
 def _alice_objects(alice, bob, record):
-    return {
+    client_import = ClientImport.objects.create(firm=alice.firm, created_by=alice, filename="a.csv")
+    objects = {
         "accounts:user-edit": bob.pk,
         "accounts:user-delete": bob.pk,
         "accounts:user-reset-mfa": bob.pk,
-        "clients:client-detail": record.pk,
     }
+    for name in ("detail", "contacts", "edit", "archive", "delete", "email"):
+        objects[f"clients:client-{name}"] = record.pk
+    for name in ("import-preview", "import-confirm", "import-summary"):
+        objects[f"clients:{name}"] = client_import.pk
+    return objects
 
 
 @pytest.mark.parametrize("name,route", [u for u in ALL_URLS if "<int:pk>" in u[1]])
@@ -97,7 +104,9 @@ def test_carol_gets_404_for_every_object_of_alices_firm(
         response = getattr(carol_client, method)(_concrete(route, pk))
         assert response.status_code in (404, 405), f"{method} {name}"
     assert User.objects.filter(pk=bob.pk, is_active=True).exists()
-    assert Client.objects.filter(pk=alice_firm_client_record.pk).exists()
+    record = Client.objects.get(pk=alice_firm_client_record.pk)
+    assert not record.is_archived
+    assert ClientImport.objects.filter(status="previewed").exists()
 
 
 PRIVATE_URLS = [u for u in ALL_URLS if u[0] not in PUBLIC_URL_NAMES]

@@ -88,3 +88,5 @@ def test_password_change_keeps_this_session_and_ends_the_others(alice, alice_cli
     assert alice.check_password(NEW_PASSWORD)
     assert alice_client.get("/clients/").status_code == 200
     assert client.get("/clients/").status_code == 302
+    assert [m.subject for m in mail.outbox] == ["Your password was changed"]
+    assert "a-brand-new-passphrase-42" not in mail.outbox[0].body

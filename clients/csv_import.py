@@ -1,0 +1,424 @@
+"""Importing a small client list from CSV: read, check, preview, then apply all or nothing.
+
+The file is read into plain rows (any problem with the file itself raises ``ImportRefused``),
+each row is checked and grouped by client name (``Plan``), and only a plan without a single row
+error can be applied, in one transaction.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import AuditEvent, Firm, User
+
+from .contacts import refresh_primary_contacts
+from .models import Client, ClientContact, ClientImport, Contact
+
+MAX_BYTES = 1024 * 1024
+MAX_ROWS = 2000
+MAX_COLUMNS = 30
+MAX_CELL = 255
+PREVIEW_LIFETIME = timedelta(hours=1)
+TOO_LARGE = (
+    f"The file is larger than {MAX_BYTES // 1024} KB. Split it into smaller files, or connect "
+    "Xero Practice Manager to bring in a large client list."
+)
+
+# Header as written in the template -> the field it fills.
+REQUIRED_COLUMNS = {
+    "Client Name": "client_name",
+    "First Name": "first_name",
+    "Last Name": "last_name",
+    "Client Email": "client_email",
+}
+OPTIONAL_COLUMNS = {
+    "Contact Email": "contact_email",
+    "Phone": "phone",
+    "Mobile": "mobile",
+    "Salutation": "salutation",
+    "Position": "position",
+}
+TEMPLATE_ROWS = [
+    ["Harbourline Logistics Pty Ltd", "Robert", "Tennant", "accounts@harbourline.example.com",
+     "rob@harbourline.example.com", "07 3555 0984", "", "Bob", "Financial Controller"],
+    ["Harbourline Logistics Pty Ltd", "Amelia", "Chen", "accounts@harbourline.example.com",
+     "", "", "0401 555 662", "", "Office Manager"],
+    ["Daniel Whitcombe", "Daniel", "Whitcombe", "d.whitcombe@example.net",
+     "", "", "0412 555 019", "Dan", ""],
+]  # fmt: skip
+
+
+class ImportRefused(Exception):
+    """The file cannot be read as a client list; the message says why and what to do."""
+
+
+# --- Reading the file ---------------------------------------------------------------------------
+
+
+def read_rows(data: bytes) -> list[dict[str, str]]:
+    """The file's data rows as dicts keyed by field name, with their line number as ``row``."""
+    if len(data) > MAX_BYTES:
+        raise ImportRefused(TOO_LARGE)
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        header = next(reader, None)
+        if not header or not any(cell.strip() for cell in header):
+            raise ImportRefused("The file is empty. Download the template to see the columns.")
+        columns = _columns(header)
+        rows = []
+        for line, cells in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise ImportRefused(
+                    f"The file has more than {MAX_ROWS} rows. Split it into smaller files."
+                )
+            row = {name: (cells[i].strip() if i < len(cells) else "") for i, name in columns}
+            row["row"] = str(line)
+            rows.append(row)
+    except csv.Error as error:
+        raise ImportRefused(
+            f"The file could not be read as CSV near line {reader.line_num}: {error}."
+        ) from error
+    if not rows:
+        raise ImportRefused("The file has a header row but no clients under it.")
+    return rows
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ImportRefused(_NOT_TEXT) from error
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        raise ImportRefused(
+            "This looks like an Excel workbook, not a CSV file. In Excel, choose File > Save As > "
+            "CSV UTF-8, then upload that file."
+        )
+    if b"\x00" in data:
+        raise ImportRefused(_NOT_TEXT)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # Excel on Windows saves "CSV (Comma delimited)" in Windows-1252.
+        return data.decode("cp1252")
+    except UnicodeDecodeError as error:
+        raise ImportRefused(_NOT_TEXT) from error
+
+
+_NOT_TEXT = (
+    "This file is not a CSV text file the portal can read. Save it as “CSV UTF-8” and upload "
+    "it again."
+)
+
+
+def _delimiter(text: str) -> str:
+    first_line = text.split("\n", 1)[0]
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def _normalise_header(cell: str) -> str:
+    return " ".join(cell.replace("_", " ").split()).casefold()
+
+
+def _columns(header: list[str]) -> list[tuple[int, str]]:
+    if len(header) > MAX_COLUMNS:
+        raise ImportRefused(
+            f"The file has {len(header)} columns; a client list has at most {MAX_COLUMNS}. "
+            "Download the template to see the columns."
+        )
+    known = {
+        _normalise_header(title): name
+        for title, name in (REQUIRED_COLUMNS | OPTIONAL_COLUMNS).items()
+    }
+    columns = [
+        (i, known[_normalise_header(c)])
+        for i, c in enumerate(header)
+        if _normalise_header(c) in known
+    ]
+    found = {name for _, name in columns}
+    missing = [title for title, name in REQUIRED_COLUMNS.items() if name not in found]
+    if missing:
+        raise ImportRefused(
+            f"The file has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''}. "
+            "Download the template to see the columns the portal needs."
+        )
+    return columns
+
+
+# --- Checking and planning ----------------------------------------------------------------------
+
+
+@dataclass
+class PlannedContact:
+    row: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    mobile: str
+    salutation: str
+    position: str
+    is_new: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass
+class PlannedClient:
+    name: str
+    email: str
+    rows: list[int] = field(default_factory=list)
+    contacts: list[PlannedContact] = field(default_factory=list)
+    existing_id: int | None = None
+
+    @property
+    def new_contacts(self) -> list[PlannedContact]:
+        return [contact for contact in self.contacts if contact.is_new]
+
+
+@dataclass
+class Plan:
+    clients: list[PlannedClient]
+    errors: list[tuple[int, str]]
+
+    @property
+    def to_create(self) -> list[PlannedClient]:
+        return [client for client in self.clients if client.existing_id is None]
+
+    @property
+    def to_match(self) -> list[PlannedClient]:
+        return [client for client in self.clients if client.existing_id is not None]
+
+    @property
+    def new_contact_count(self) -> int:
+        return sum(len(client.new_contacts) for client in self.clients)
+
+
+def plan_import(firm: Firm, rows: list[dict[str, str]]) -> Plan:
+    """Check every row and work out what importing them into ``firm`` would create."""
+    errors: list[tuple[int, str]] = []
+    groups: dict[str, PlannedClient] = {}
+    for row in rows:
+        line = int(row["row"])
+        problems = _row_problems(row)
+        if problems:
+            errors.extend((line, problem) for problem in problems)
+            continue
+        key = row["client_name"].casefold()
+        email = row["client_email"].lower()
+        client = groups.setdefault(key, PlannedClient(name=row["client_name"], email=email))
+        if client.email != email:
+            problem = f"Client Email differs from row {client.rows[0]} ({client.email})."
+            errors.append((line, problem))
+            continue
+        contact = _planned_contact(line, row)
+        twin = next(
+            (c for c in client.contacts if c.name.casefold() == contact.name.casefold()), None
+        )
+        if twin is not None:
+            errors.append((line, f"{contact.name} is already on row {twin.row} for this client."))
+            continue
+        client.rows.append(line)
+        client.contacts.append(contact)
+    _match_existing(firm, groups, errors)
+    return Plan(clients=list(groups.values()), errors=sorted(errors))
+
+
+def _row_problems(row: dict[str, str]) -> list[str]:
+    problems = [
+        f"{title} is missing." for title, name in REQUIRED_COLUMNS.items() if not row.get(name)
+    ]
+    for title, name in (REQUIRED_COLUMNS | OPTIONAL_COLUMNS).items():
+        if len(row.get(name, "")) > MAX_CELL:
+            problems.append(f"{title} is longer than {MAX_CELL} characters.")
+    for title, name in (("Client Email", "client_email"), ("Contact Email", "contact_email")):
+        if row.get(name):
+            try:
+                validate_email(row[name])
+            except ValidationError:
+                problems.append(f"{title} “{row[name]}” is not a valid email address.")
+    return problems
+
+
+def _planned_contact(line: int, row: dict[str, str]) -> PlannedContact:
+    return PlannedContact(
+        row=line,
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        email=row.get("contact_email", "").lower(),
+        phone=row.get("phone", ""),
+        mobile=row.get("mobile", ""),
+        salutation=row.get("salutation", ""),
+        position=row.get("position", ""),
+    )
+
+
+def _match_existing(firm: Firm, groups: dict[str, PlannedClient], errors: list) -> None:
+    """Point planned clients at existing clients of the same name, and drop known contacts."""
+    existing = {
+        client.name_key: client
+        for client in Client.objects.for_firm(firm)
+        .annotate(name_key=Lower("name"))
+        .filter(name_key__in=list(groups))
+    }
+    known_contacts: dict[int, set[str]] = defaultdict(set)
+    for link in (
+        ClientContact.objects.for_firm(firm)
+        .filter(client__in=existing.values())
+        .select_related("contact")
+    ):
+        known_contacts[link.client_id].add(link.contact.name.casefold())
+    for key, planned in groups.items():
+        client = existing.get(key)
+        if client is None:
+            continue
+        if client.is_from_xpm:
+            problem = (
+                f"{client.name} comes from Xero Practice Manager: remove this row and update "
+                "its contacts in XPM."
+            )
+            errors.extend((line, problem) for line in planned.rows)
+            continue
+        if client.email and client.email.lower() != planned.email:
+            problem = f"{client.name} already exists with the email {client.email}."
+            errors.append((planned.rows[0], problem))
+            continue
+        planned.existing_id = client.pk
+        for contact in planned.contacts:
+            contact.is_new = contact.name.casefold() not in known_contacts[client.pk]
+
+
+# --- Storing the preview and applying it --------------------------------------------------------
+
+
+def create_preview(
+    firm: Firm, *, by: User, filename: str, rows: list[dict[str, str]]
+) -> ClientImport:
+    return ClientImport.objects.create(firm=firm, created_by=by, filename=filename[:255], rows=rows)
+
+
+class ImportExpired(Exception):
+    pass
+
+
+def apply_import(client_import: ClientImport, *, by: User) -> dict[str, int]:
+    """Create what the stored preview describes, all or nothing; returns the counts.
+
+    The rows are checked again against the database as it is now; any error means nothing
+    is imported. A preview can be applied once.
+    """
+    firm = client_import.firm
+    with transaction.atomic():
+        locked = ClientImport.objects.select_for_update().get(pk=client_import.pk, firm=firm)
+        if locked.status != ClientImport.Status.PREVIEWED:
+            raise ImportExpired("This import was already applied.")
+        if timezone.now() - locked.created_at > PREVIEW_LIFETIME:
+            raise ImportExpired("This preview is more than an hour old. Upload the file again.")
+        plan = plan_import(firm, locked.rows)
+        if plan.errors:
+            raise ImportExpired(
+                "Nothing was imported: some rows need fixing, or the client list changed since "
+                "the preview. Upload the file again to see which rows."
+            )
+        summary = _apply(firm, plan)
+        locked.status = ClientImport.Status.APPLIED
+        locked.applied_at = timezone.now()
+        locked.summary = summary
+        locked.save(update_fields=["status", "applied_at", "summary"])
+        audit.record(
+            firm,
+            AuditEvent.Action.CSV_IMPORTED,
+            actor=by,
+            detail=f"{locked.filename}: {summary['clients_created']} clients created, "
+            f"{summary['contacts_created']} contacts added",
+        )
+    return summary
+
+
+def _apply(firm: Firm, plan: Plan) -> dict[str, int]:
+    now = timezone.now()
+    new_clients = Client.objects.bulk_create(
+        Client(
+            firm=firm,
+            name=planned.name,
+            email=planned.email,
+            kind=Client.Kind.ORGANISATION,
+            source=Client.Source.CSV,
+            created_at=now,
+            updated_at=now,
+        )
+        for planned in plan.to_create
+    )
+    client_ids = [client.pk for client in new_clients]
+    for planned, client in zip(plan.to_create, new_clients, strict=True):
+        planned.existing_id = client.pk
+    pairs = [(planned, contact) for planned in plan.clients for contact in planned.new_contacts]
+    contacts = Contact.objects.bulk_create(
+        Contact(
+            firm=firm,
+            name=contact.name,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            salutation=contact.salutation,
+            email=contact.email,
+            phone=contact.phone,
+            mobile=contact.mobile,
+            created_at=now,
+            updated_at=now,
+        )
+        for _planned, contact in pairs
+    )
+    ClientContact.objects.bulk_create(
+        ClientContact(
+            firm=firm,
+            client_id=planned.existing_id,
+            contact=contact,
+            position=planned_contact.position,
+        )
+        for (planned, planned_contact), contact in zip(pairs, contacts, strict=True)
+    )
+    touched = set(client_ids) | {planned.existing_id for planned in plan.to_match}
+    refresh_primary_contacts(firm, touched)
+    return {
+        "clients_created": len(new_clients),
+        "clients_matched": len(plan.to_match),
+        "contacts_created": len(contacts),
+    }
+
+
+# --- Writing CSV --------------------------------------------------------------------------------
+
+
+def neutralise(cell: str) -> str:
+    """Stop a spreadsheet from running a cell as a formula when it opens a CSV we wrote."""
+    if cell and cell[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
+def template_csv() -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS])
+    for row in TEMPLATE_ROWS:
+        writer.writerow([neutralise(cell) for cell in row])
+    return buffer.getvalue()

@@ -1,0 +1,74 @@
+"""CSV Import: template, upload, preview, confirm, summary."""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.access import firm_member_required, get_firm
+
+from .. import csv_import
+from ..forms import CsvUploadForm
+from ..models import ClientImport
+
+
+@firm_member_required
+def import_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(csv_import.template_csv(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="client-import-template.csv"'
+    return response
+
+
+@never_cache
+@firm_member_required
+def import_upload(request: HttpRequest) -> HttpResponse:
+    posted = request.method == "POST"
+    form = CsvUploadForm(request.POST if posted else None, request.FILES if posted else None)
+    if getattr(request, "upload_too_large", False):
+        form.refuse_as_too_large()
+    elif posted and form.is_valid():
+        preview = csv_import.create_preview(
+            get_firm(request),
+            by=request.user,
+            filename=form.cleaned_data["file"].name,
+            rows=form.rows,
+        )
+        return redirect("clients:import-preview", pk=preview.pk)
+    return render(request, "clients/import_upload.html", {"form": form})
+
+
+def _get_import(request: HttpRequest, pk: int) -> ClientImport:
+    """An import of the user's own firm, or 404."""
+    return get_object_or_404(ClientImport.objects.for_firm(get_firm(request)), pk=pk)
+
+
+@never_cache
+@firm_member_required
+def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    client_import = _get_import(request, pk)
+    if client_import.status == ClientImport.Status.APPLIED:
+        return redirect("clients:import-summary", pk=pk)
+    plan = csv_import.plan_import(get_firm(request), client_import.rows)
+    return render(request, "clients/import_preview.html", {"import": client_import, "plan": plan})
+
+
+@require_POST
+@firm_member_required
+def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    client_import = _get_import(request, pk)
+    try:
+        csv_import.apply_import(client_import, by=request.user)
+    except csv_import.ImportExpired as expired:
+        messages.error(request, str(expired))
+        return redirect("clients:import")
+    return redirect("clients:import-summary", pk=pk)
+
+
+@never_cache
+@firm_member_required
+def import_summary(request: HttpRequest, pk: int) -> HttpResponse:
+    client_import = _get_import(request, pk)
+    if client_import.status != ClientImport.Status.APPLIED:
+        return redirect("clients:import-preview", pk=pk)
+    return render(request, "clients/import_summary.html", {"import": client_import})

@@ -1,0 +1,127 @@
+"""The Clients area: list, profile tabs, adding and editing by hand, archiving, emailing."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.access import firm_admin_required, firm_member_required, get_firm
+
+from ..access import get_client_for_user, get_manual_client_for_admin
+from ..emailing import NoEmailAddress, draft_message, email_client, recipient
+from ..forms import ClientForm, ClientSearchForm, EmailClientForm
+from ..models import Client, ClientContact
+
+PAGE_SIZE = 25
+
+
+@never_cache
+@firm_member_required
+def client_list(request: HttpRequest) -> HttpResponse:
+    firm = get_firm(request)
+    search = ClientSearchForm(request.GET)
+    primary_links = ClientContact.objects.filter(is_primary=True).select_related("contact")
+    clients = search.filter(Client.objects.for_firm(firm)).prefetch_related(
+        Prefetch("links", queryset=primary_links, to_attr="primary_links")
+    )
+    page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    has_any = page.paginator.count > 0 or Client.objects.for_firm(firm).exists()
+    context = {"page": page, "search": search, "has_any_client": has_any}
+    return render(request, "clients/client_list.html", context)
+
+
+@never_cache
+@firm_member_required
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_client_for_user(request, pk)
+    return render(request, "clients/client_detail.html", _profile_context(client, tab="details"))
+
+
+@never_cache
+@firm_member_required
+def client_contacts(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_client_for_user(request, pk)
+    return render(request, "clients/client_contacts.html", _profile_context(client, tab="contacts"))
+
+
+def _profile_context(client: Client, *, tab: str) -> dict:
+    links = list(client.links.select_related("contact").order_by("-is_primary", "contact__name"))
+    primary = next((link for link in links if link.is_primary), None)
+    return {"client": client, "links": links, "primary": primary, "tab": tab}
+
+
+@firm_member_required
+def client_add(request: HttpRequest) -> HttpResponse:
+    form = ClientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        duplicates = form.find_duplicates(Client.objects.for_firm(get_firm(request)))
+        if not duplicates or request.POST.get("confirm_duplicate"):
+            client = form.save(commit=False)
+            client.firm = get_firm(request)
+            client.source = Client.Source.MANUAL
+            client.save()
+            messages.success(request, f"{client.name} was added.")
+            return redirect("clients:client-detail", pk=client.pk)
+        return render(request, "clients/client_form.html", {"form": form, "duplicates": duplicates})
+    return render(request, "clients/client_form.html", {"form": form})
+
+
+@firm_member_required
+def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_client_for_user(request, pk)
+    if client.is_managed_by_xpm:
+        raise PermissionDenied("This client's details come from Xero Practice Manager.")
+    form = ClientForm(request.POST or None, instance=client)
+    if request.method == "POST" and form.is_valid():
+        client = form.save(commit=False)
+        client.updated_at = timezone.now()
+        client.save()
+        messages.success(request, f"{client.name} was saved.")
+        return redirect("clients:client-detail", pk=client.pk)
+    return render(request, "clients/client_form.html", {"form": form, "client": client})
+
+
+@require_POST
+@firm_admin_required
+def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_manual_client_for_admin(request, pk)
+    client.is_archived = request.POST.get("archive") != "no"
+    client.save(update_fields=["is_archived"])
+    state = "archived" if client.is_archived else "restored"
+    messages.success(request, f"{client.name} was {state}.")
+    return redirect("clients:client-detail", pk=client.pk)
+
+
+@require_POST
+@firm_admin_required
+def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_manual_client_for_admin(request, pk)
+    name = client.name
+    client.delete()
+    messages.success(request, f"{name} was deleted.")
+    return redirect("clients:client-list")
+
+
+@never_cache
+@firm_member_required
+def client_email(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_client_for_user(request, pk)
+    try:
+        contact, address = recipient(client)
+    except NoEmailAddress as missing:
+        return render(
+            request, "clients/client_email.html", {"client": client, "error": str(missing)}
+        )
+    initial = {"message": draft_message(contact, request.user)}
+    form = EmailClientForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        sent_to = email_client(client, sender=request.user, **form.cleaned_data)
+        messages.success(request, f"Your email to {sent_to} was sent.")
+        return redirect("clients:client-detail", pk=client.pk)
+    context = {"client": client, "form": form, "contact": contact, "address": address}
+    return render(request, "clients/client_email.html", context)
