@@ -29,8 +29,15 @@ class Firm(models.Model):
 
     @property
     def requires_mfa(self) -> bool:
-        # Grows to include "has an active XPM connection" when the sync lands.
-        return self.is_mfa_required_by_admin
+        """MFA is required while connected to XPM, or when an admin has switched it on."""
+        return self.is_mfa_required_by_admin or self.is_connected_to_xpm
+
+    @property
+    def is_connected_to_xpm(self) -> bool:
+        # Queried afresh each time: a connection made in another request counts at once.
+        return Firm.objects.filter(
+            pk=self.pk, xpm_connection__status__in=("active", "needs_reconnect")
+        ).exists()
 
     def active_user_count(self) -> int:
         return self.users.filter(is_active=True).count()
@@ -193,6 +200,10 @@ class AuditEvent(models.Model):
         MFA_RESET = "mfa_reset", "MFA reset by an admin"
         BACKUP_CODES_ISSUED = "backup_codes_issued", "New backup codes"
         MFA_POLICY_CHANGED = "mfa_policy_changed", "MFA policy changed"
+        XPM_CONNECTED = "xpm_connected", "Connected to Xero Practice Manager"
+        XPM_DISCONNECTED = "xpm_disconnected", "Disconnected from Xero Practice Manager"
+        XPM_NEEDS_RECONNECT = "xpm_needs_reconnect", "Xero connection needs reconnecting"
+        XPM_CALL_FAILED = "xpm_call_failed", "A call to Xero failed"
         CSV_IMPORTED = "csv_imported", "Clients imported from CSV"
         USER_INVITED = "user_invited", "User invited"
         USER_CHANGED = "user_changed", "User changed"

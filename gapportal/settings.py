@@ -5,6 +5,7 @@ in-process, email printed to the console, the built-in XPM sandbox, ``DEBUG=True
 production: PostgreSQL, Redis-backed Celery and cache, SMTP, real Xero. ``.env.example`` lists them.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -79,6 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "xpmsync.context_processors.reconnect_banner",
             ],
         },
     },
@@ -200,17 +202,44 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 XERO_CLIENT_ID = env.str("XERO_CLIENT_ID", default="")
 XERO_CLIENT_SECRET = env.str("XERO_CLIENT_SECRET", default="")
-# Without Xero credentials the portal talks to its built-in sandbox (never with DEBUG off).
+XERO_SCOPES = ["openid", "profile", "email", "offline_access", "practicemanager.client.read"]
+# Never built from the Host header.
+XERO_REDIRECT_URI = SITE_URL + "/xpm/callback/"
+# Without Xero credentials the portal talks to its built-in sandbox (never with DEBUG off),
+# over HTTP and through the same code as real Xero: only these addresses differ.
 XPM_SANDBOX = not XERO_CLIENT_ID
-if XPM_SANDBOX and not DEBUG:
-    raise ImproperlyConfigured(
-        "XERO_CLIENT_ID and XERO_CLIENT_SECRET must be set when DEBUG is off: "
-        "the built-in XPM sandbox only runs in development."
-    )
-XERO_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
-# Key for encrypting OAuth tokens at rest (Fernet, urlsafe base64 of 32 bytes).
-TOKEN_ENCRYPTION_KEY = env.str("TOKEN_ENCRYPTION_KEY", default="")
-if not TOKEN_ENCRYPTION_KEY and not DEBUG:
+if XPM_SANDBOX:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "XERO_CLIENT_ID and XERO_CLIENT_SECRET must be set when DEBUG is off: "
+            "the built-in XPM sandbox only runs in development."
+        )
+    INSTALLED_APPS.append("xpmsync.sandbox")
+    XERO_CLIENT_ID = "gap-portal-sandbox"
+    XERO_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 (the sandbox's own, public)
+    _SANDBOX = SITE_URL + "/xero-sandbox"
+    XERO_AUTHORIZE_URL = _SANDBOX + "/identity/connect/authorize"
+    XERO_TOKEN_URL = _SANDBOX + "/identity/connect/token"
+    XERO_REVOCATION_URL = _SANDBOX + "/identity/connect/revocation"
+    XERO_CONNECTIONS_URL = _SANDBOX + "/api/connections"
+    XPM_API_URL = _SANDBOX + "/api/practicemanager/3.1/"
+    # oauthlib insists on HTTPS; the sandbox on 127.0.0.1 speaks plain HTTP.
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    # How many clients the sandbox's generated practice has.
+    XPM_SANDBOX_CLIENTS = env.int("XPM_SANDBOX_CLIENTS", default=40)
+else:
+    XERO_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
+    XERO_TOKEN_URL = "https://identity.xero.com/connect/token"  # noqa: S105 (a URL)
+    XERO_REVOCATION_URL = "https://identity.xero.com/connect/revocation"
+    XERO_CONNECTIONS_URL = "https://api.xero.com/connections"
+    XPM_API_URL = "https://api.xero.com/practicemanager/3.1/"
+# Seconds: connect/read for ordinary calls; the client list can take minutes to arrive.
+XERO_TIMEOUT = (10, 30)
+XPM_LIST_TIMEOUT = (10, 600)
+# Keys for encrypting OAuth tokens at rest (Fernet), newest first: add a new key in front to
+# rotate; old tokens still decrypt with the keys behind it.
+TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEY", default=[])
+if not TOKEN_ENCRYPTION_KEYS and not DEBUG:
     raise ImproperlyConfigured("TOKEN_ENCRYPTION_KEY must be set when DEBUG is off.")
 
 # --- Security headers ---------------------------------------------------------------------------

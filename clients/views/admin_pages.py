@@ -4,15 +4,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.access import firm_admin_required, get_firm
+from xpmsync.models import XpmConnection
 
 from ..models import Client
 
 
 @firm_admin_required
 def manage_clients(request: HttpRequest) -> HttpResponse:
-    clients = Client.objects.for_firm(get_firm(request)).filter(is_archived=False)
+    firm = get_firm(request)
+    clients = Client.objects.for_firm(firm).filter(is_archived=False)
     context = {
         "client_count": clients.count(),
         "xpm_count": clients.filter(source=Client.Source.XPM).count(),
+        "connection": XpmConnection.objects.for_firm(firm).select_related("connected_by").first(),
     }
     return render(request, "clients/manage_clients.html", context)

@@ -1,0 +1,318 @@
+"""The only module that speaks HTTP to Xero (or to the built-in sandbox, at other addresses).
+
+Token exchange and refresh go through requests-oauthlib; API calls through a plain requests
+session with the Bearer token and the tenant header. Every call has a timeout. Refresh tokens
+rotate and are single-use, so a refresh happens under a row lock on the connection, re-checks
+whether another worker already refreshed, and saves the new tokens before the lock is released.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth2Session
+
+from .models import XpmConnection
+
+logger = logging.getLogger(__name__)
+
+PRACTICE_MANAGER = "PRACTICEMANAGER"
+
+
+class XeroError(Exception):
+    """A call to Xero failed; the message is safe to show an admin."""
+
+    retryable = False
+
+
+class NeedsReconnect(XeroError):
+    """The refresh token is dead (invalid_grant): only an admin reconnecting can fix it."""
+
+
+class PermissionMissing(XeroError):
+    """Xero answered 403: commonly the XPM staff permission for third-party add-ons."""
+
+
+@dataclass
+class RateLimited(XeroError):
+    retry_after: int | None
+    problem: str = ""
+    retryable = True
+
+    def __str__(self) -> str:
+        return f"Xero's {self.problem or 'rate'} limit was reached."
+
+
+class Unavailable(XeroError):
+    """Xero answered 5xx or did not answer in time."""
+
+    retryable = True
+
+
+@dataclass
+class RateLimits:
+    """The rate-limit headers of the last call, as Xero reported them."""
+
+    day_remaining: str = ""
+    minute_remaining: str = ""
+    app_minute_remaining: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+# --- OAuth: authorization, code exchange, revocation -------------------------------------------
+
+
+def authorization_url(state: str, code_challenge: str) -> str:
+    session = OAuth2Session(
+        settings.XERO_CLIENT_ID, redirect_uri=settings.XERO_REDIRECT_URI, scope=settings.XERO_SCOPES
+    )
+    url, _state = session.authorization_url(
+        settings.XERO_AUTHORIZE_URL,
+        state=state,
+        code_challenge=code_challenge,
+        code_challenge_method="S256",
+    )
+    return url
+
+
+def exchange_code(code: str, code_verifier: str) -> dict:
+    """Trade the authorization code (and the PKCE verifier) for a token set."""
+    session = OAuth2Session(settings.XERO_CLIENT_ID, redirect_uri=settings.XERO_REDIRECT_URI)
+    try:
+        return dict(
+            session.fetch_token(
+                settings.XERO_TOKEN_URL,
+                code=code,
+                code_verifier=code_verifier,
+                auth=_client_auth(),
+                timeout=settings.XERO_TIMEOUT,
+            )
+        )
+    except OAuth2Error as error:
+        raise XeroError(f"Xero refused the sign-in ({error.error}). Please try again.") from error
+    except requests.RequestException as error:
+        raise Unavailable(
+            "Xero could not be reached. Please try again in a few minutes."
+        ) from error
+
+
+def list_connections(access_token: str) -> list[dict]:
+    """The tenants this token may reach: dicts with id, tenantId, tenantType, tenantName."""
+    response = _request("GET", settings.XERO_CONNECTIONS_URL, access_token)
+    return list(response.json())
+
+
+def practice_manager_tenants(connections: list[dict]) -> list[dict]:
+    return [c for c in connections if c.get("tenantType") == PRACTICE_MANAGER]
+
+
+def revoke(refresh_token: str) -> None:
+    """Revoke a refresh token (and with it the user's connections to this app)."""
+    response = requests.post(
+        settings.XERO_REVOCATION_URL,
+        data={"token": refresh_token},
+        auth=_client_auth(),
+        timeout=settings.XERO_TIMEOUT,
+    )
+    _raise_for_status(response)
+
+
+def delete_connection(access_token: str, xero_connection_id: str) -> None:
+    url = f"{settings.XERO_CONNECTIONS_URL.rstrip('/')}/{xero_connection_id}"
+    try:
+        _request("DELETE", url, access_token)
+    except XeroError as error:
+        if "404" not in str(error):
+            raise
+
+
+def _client_auth() -> HTTPBasicAuth:
+    return HTTPBasicAuth(settings.XERO_CLIENT_ID, settings.XERO_CLIENT_SECRET)
+
+
+# --- Tokens for a stored connection ------------------------------------------------------------
+
+
+def fresh_access_token(connection: XpmConnection, *, force: bool = False) -> str:
+    """An access token for ``connection`` that is good for a while, refreshing it if needed.
+
+    Runs the refresh in its own short transaction (never inside a sync's), holding a row lock so
+    that concurrent callers make one refresh call between them and all get the new token.
+    """
+    if not force and connection.access_token_is_fresh():
+        return connection.access_token
+    seen = connection.access_token_encrypted
+    with transaction.atomic():
+        locked = XpmConnection.objects.select_for_update().get(pk=connection.pk)
+        # Another worker may have refreshed while we waited for the lock.
+        refreshed_meanwhile = locked.access_token_encrypted != seen
+        if locked.access_token_is_fresh() and (refreshed_meanwhile or not force):
+            _copy_tokens(locked, connection)
+            return locked.access_token
+        if locked.needs_reconnect or not locked.refresh_token_encrypted:
+            raise NeedsReconnect("The Xero connection needs an admin to reconnect it.")
+        try:
+            token = _refresh(locked.refresh_token)
+        except InvalidGrantError:
+            token = None
+            locked.status = XpmConnection.Status.NEEDS_RECONNECT
+            locked.save(update_fields=["status"])
+            transaction.on_commit(lambda: _announce_needs_reconnect(locked.pk))
+        else:
+            locked.set_tokens(token)
+            locked.save(
+                update_fields=[
+                    "access_token_encrypted",
+                    "refresh_token_encrypted",
+                    "access_token_expires_at",
+                    "token_refreshed_at",
+                ]
+            )
+        _copy_tokens(locked, connection)
+    if token is None:
+        # Outside the transaction, so the new status is kept: invalid_grant is never retried.
+        raise NeedsReconnect("Xero no longer accepts this connection: an admin must reconnect it.")
+    return connection.access_token
+
+
+def _copy_tokens(source: XpmConnection, target: XpmConnection) -> None:
+    target.access_token_encrypted = source.access_token_encrypted
+    target.refresh_token_encrypted = source.refresh_token_encrypted
+    target.access_token_expires_at = source.access_token_expires_at
+    target.status = source.status
+
+
+def _refresh(refresh_token: str) -> dict:
+    session = OAuth2Session(settings.XERO_CLIENT_ID)
+    try:
+        return dict(
+            session.refresh_token(
+                settings.XERO_TOKEN_URL,
+                refresh_token=refresh_token,
+                auth=_client_auth(),
+                timeout=settings.XERO_TIMEOUT,
+            )
+        )
+    except InvalidGrantError:
+        raise
+    except OAuth2Error as error:
+        raise Unavailable(f"Xero refused to refresh the token ({error.error}).") from error
+    except requests.RequestException as error:
+        raise Unavailable("Xero's sign-in service could not be reached.") from error
+
+
+def _announce_needs_reconnect(connection_id: int) -> None:
+    from .connection import announce_needs_reconnect
+
+    announce_needs_reconnect(connection_id)
+
+
+# --- The Practice Manager API ------------------------------------------------------------------
+
+
+@dataclass
+class XpmClient:
+    """Calls to one firm's XPM tenant, refreshing the token and retrying a 401 once."""
+
+    connection: XpmConnection
+    calls: int = 0
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+
+    @contextmanager
+    def client_list(self) -> Iterator[requests.Response]:
+        """The detailed client list as a streamed response; read ``.raw`` incrementally."""
+        url = settings.XPM_API_URL + "client.api/list"
+        response = self._get(url, params={"detailed": "true"}, stream=True)
+        try:
+            response.raw.decode_content = True
+            yield response
+        finally:
+            response.close()
+
+    def _get(self, url: str, **kwargs) -> requests.Response:
+        token = fresh_access_token(self.connection)
+        for attempt in (1, 2):
+            self.calls += 1
+            response = _send(
+                "GET",
+                url,
+                token,
+                tenant_id=self.connection.tenant_id,
+                timeout=settings.XPM_LIST_TIMEOUT,
+                **kwargs,
+            )
+            self.rate_limits = _rate_limits(response, self.rate_limits)
+            if response.status_code == 401 and attempt == 1:
+                response.close()
+                token = fresh_access_token(self.connection, force=True)
+                continue
+            _raise_for_status(response)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _rate_limits(response: requests.Response, previous: RateLimits) -> RateLimits:
+    headers = response.headers
+    if "X-DayLimit-Remaining" not in headers and "X-MinLimit-Remaining" not in headers:
+        return previous
+    return RateLimits(
+        day_remaining=headers.get("X-DayLimit-Remaining", ""),
+        minute_remaining=headers.get("X-MinLimit-Remaining", ""),
+        app_minute_remaining=headers.get("X-AppMinLimit-Remaining", ""),
+    )
+
+
+def _request(method: str, url: str, access_token: str) -> requests.Response:
+    response = _send(method, url, access_token, timeout=settings.XERO_TIMEOUT)
+    _raise_for_status(response)
+    return response
+
+
+def _send(
+    method: str, url: str, access_token: str, *, tenant_id: str = "", **kwargs
+) -> requests.Response:
+    headers = {
+        "Authorization": f"Bearer {access_token}",
+        "Accept": "application/xml, application/json",
+    }
+    if tenant_id:
+        headers["Xero-tenant-id"] = tenant_id
+    try:
+        return requests.request(method, url, headers=headers, **kwargs)  # noqa: S113 (in kwargs)
+    except requests.Timeout as error:
+        raise Unavailable("Xero did not answer in time.") from error
+    except requests.RequestException as error:
+        raise Unavailable("Xero could not be reached.") from error
+
+
+def _raise_for_status(response: requests.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    response.close()
+    if status == 401:
+        raise XeroError("Xero did not accept the access token (401).")
+    if status == 403:
+        raise PermissionMissing(
+            "Xero refused access (403). The XPM staff member who connected needs the permission "
+            "“Connect third-party add-ons” (formerly “Authorise 3rd Party Full Access”)."
+        )
+    if status == 429:
+        retry_after = response.headers.get("Retry-After", "")
+        raise RateLimited(
+            retry_after=int(retry_after) if retry_after.isdigit() else None,
+            problem=response.headers.get("X-Rate-Limit-Problem", ""),
+        )
+    if status >= 500:
+        raise Unavailable(f"Xero had a problem ({status}).")
+    raise XeroError(f"Xero answered {status}.")

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Firm, User
+
+from . import tokens
+
+
+class XpmConnectionQuerySet(models.QuerySet["XpmConnection"]):
+    def for_firm(self, firm: Firm) -> XpmConnectionQuerySet:
+        return self.filter(firm=firm)
+
+    def connected(self) -> XpmConnectionQuerySet:
+        return self.filter(status__in=XpmConnection.CONNECTED_STATUSES)
+
+
+class XpmConnection(models.Model):
+    """A firm's link to its Xero Practice Manager tenant, with its OAuth tokens encrypted."""
+
+    class Status(models.TextChoices):
+        CHOOSING = "choosing", "Waiting for the admin to choose a practice"
+        ACTIVE = "active", "Connected"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting"
+
+    CONNECTED_STATUSES = (Status.ACTIVE, Status.NEEDS_RECONNECT)
+
+    firm = models.OneToOneField(Firm, on_delete=models.CASCADE, related_name="xpm_connection")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CHOOSING)
+    tenant_id = models.CharField(max_length=64, blank=True)
+    tenant_name = models.CharField("practice name", max_length=255, blank=True)
+    # Xero's id for this app-to-tenant connection, used to disconnect it.
+    xero_connection_id = models.CharField(max_length=64, blank=True)
+    # The PRACTICEMANAGER tenants offered when the admin has several to choose from.
+    tenant_choices = models.JSONField(default=list, blank=True)
+    connected_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    connected_at = models.DateTimeField(null=True, blank=True)
+    access_token_encrypted = models.TextField(blank=True)
+    refresh_token_encrypted = models.TextField(blank=True)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    token_refreshed_at = models.DateTimeField(null=True, blank=True)
+    reconnect_email_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = XpmConnectionQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.firm}: {self.tenant_name or 'XPM'} ({self.get_status_display()})"
+
+    @property
+    def is_connected(self) -> bool:
+        return self.status in self.CONNECTED_STATUSES
+
+    @property
+    def needs_reconnect(self) -> bool:
+        return self.status == self.Status.NEEDS_RECONNECT
+
+    @property
+    def access_token(self) -> str:
+        return tokens.decrypt(self.access_token_encrypted)
+
+    @property
+    def refresh_token(self) -> str:
+        return tokens.decrypt(self.refresh_token_encrypted)
+
+    def set_tokens(self, token: dict) -> None:
+        """Store a token response from Xero (access, refresh and lifetime), encrypted."""
+        self.access_token_encrypted = tokens.encrypt(token["access_token"])
+        self.refresh_token_encrypted = tokens.encrypt(token.get("refresh_token", ""))
+        lifetime = int(token.get("expires_in", 1800))
+        self.access_token_expires_at = timezone.now() + timedelta(seconds=lifetime)
+        self.token_refreshed_at = timezone.now()
+
+    def access_token_is_fresh(self, margin: timedelta = timedelta(minutes=2)) -> bool:
+        expires_at = self.access_token_expires_at
+        return (
+            bool(self.access_token_encrypted)
+            and expires_at is not None
+            and (expires_at - margin > timezone.now())
+        )
+
+    def clear_tokens(self) -> None:
+        self.access_token_encrypted = ""
+        self.refresh_token_encrypted = ""
+        self.access_token_expires_at = None

@@ -1,0 +1,206 @@
+"""A deterministic, generated XPM practice, written as XPM's detailed client list XML.
+
+The same size and seed always give the same practice. It has what a real one has: individuals and
+organisations, 0-5 contacts per client (about 1.4 on average), contacts shared between clients,
+prospects, archived and deleted clients, empty and unicode fields, salutations present and blank,
+and clients with and without a primary flag. It is written in chunks, so a large practice never
+sits in memory whole.
+"""
+
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+FIRST_NAMES = [
+    "Olivia", "Jack", "Amelia", "Noah", "Isla", "William", "Mia", "Liam", "Charlotte", "Oliver",
+    "Zoë", "Hương", "Łukasz", "Chloé", "Mateo", "Aroha", "Priya", "Tomás", "Siobhán", "Wei",
+    "dan", "Élodie", "Nadia", "Kirra", "Rangi", "Sofía", "Björn", "Aisha", "Hiroshi", "Grace",
+]  # fmt: skip
+LAST_NAMES = [
+    "Smith", "Nguyễn", "Williams", "Brown", "Müller", "O'Sullivan", "Chen", "Singh", "Kowalski",
+    "Taylor", "Wilson", "Tāufa", "Martin", "Anderson", "Dubois", "García", "Kim", "Patel",
+    "Thompson", "White", "Harris", "Łukasiewicz", "Walker", "Young", "King", "Wright",
+]  # fmt: skip
+BUSINESS_WORDS = [
+    "Harbour", "Greenfield", "Bright Spark", "Old Mill", "Blue Gum", "Coastal", "Summit",
+    "Ironbark", "Café Crème", "Kōwhai", "Wattle", "Silver Fern", "Riverside", "Jacaranda",
+]  # fmt: skip
+BUSINESS_KINDS = [
+    "Logistics", "Dental", "Electrical", "Bakery", "Plumbing", "Consulting", "Holdings",
+    "Landscaping", "Physio", "Joinery", "Accounting Services", "Motors",
+]  # fmt: skip
+STRUCTURES = ["Company", "Trust", "Partnership", "Sole Trader"]
+MANAGERS = ["Priya Raman", "Tom Okafor", "Helen Baptiste", ""]
+POSITIONS = ["Director", "Owner", "Partner", "Financial Controller", "Office Manager", ""]
+CITIES = [
+    ("Paddington", "QLD", "4064"), ("Wollongong", "NSW", "2500"), ("Footscray", "VIC", "3011"),
+    ("Hahndorf", "SA", "5245"), ("Fremantle", "WA", "6160"), ("Hobart", "TAS", "7000"),
+]  # fmt: skip
+
+
+@dataclass
+class SandboxContact:
+    uuid: str
+    name: str
+    salutation: str
+    email: str
+    phone: str
+    mobile: str
+    is_deleted: bool = False
+
+
+@dataclass
+class SandboxClient:
+    uuid: str
+    name: str
+    is_individual: bool
+    email: str
+    phone: str
+    city: tuple[str, str, str]
+    structure: str
+    manager: str
+    is_prospect: bool
+    is_archived: bool
+    is_deleted: bool
+    contacts: list[tuple[SandboxContact, bool, str]] = field(default_factory=list)
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _phone(rng: random.Random) -> str:
+    return f"(0{rng.randrange(2, 9)}) 5555 {rng.randrange(10000):04d}"
+
+
+def _mobile(rng: random.Random) -> str:
+    return f"04{rng.randrange(10)}{rng.randrange(10)} 555 {rng.randrange(1000):03d}"
+
+
+def _contact(rng: random.Random) -> SandboxContact:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    salutation = first if rng.random() < 0.6 else ""
+    email = f"{first.lower()}.{rng.randrange(1000)}@example.com" if rng.random() < 0.8 else ""
+    email = email.encode("ascii", "ignore").decode()
+    return SandboxContact(
+        uuid=_uuid(rng),
+        name=f"{first} {last}",
+        salutation=salutation,
+        email=email if "@" in email and not email.startswith(".") else "",
+        phone=_phone(rng) if rng.random() < 0.4 else "",
+        mobile=_mobile(rng) if rng.random() < 0.6 else "",
+    )
+
+
+def clients(count: int, seed: int = 2026) -> Iterator[SandboxClient]:
+    """The practice's clients, one at a time."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    shared: list[SandboxContact] = []
+    for n in range(count):
+        is_individual = rng.random() < 0.35
+        if is_individual:
+            name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        else:
+            name = f"{rng.choice(BUSINESS_WORDS)} {rng.choice(BUSINESS_KINDS)} Pty Ltd"
+        name = f"{name} ({n + 1})"
+        roll = rng.random()
+        client = SandboxClient(
+            uuid=_uuid(rng),
+            name=name,
+            is_individual=is_individual,
+            email=f"client{n + 1}@example.com" if rng.random() < 0.9 else "",
+            phone=_phone(rng),
+            city=rng.choice(CITIES),
+            structure="Individual" if is_individual else rng.choice(STRUCTURES),
+            manager=rng.choice(MANAGERS),
+            is_prospect=0.90 <= roll < 0.95,
+            is_archived=roll >= 0.95,
+            is_deleted=rng.random() < 0.01,
+        )
+        contact_count = rng.choices([0, 1, 2, 3, 4, 5], weights=[10, 55, 20, 9, 4, 2])[0]
+        primary_index = rng.randrange(contact_count) if contact_count and rng.random() < 0.6 else -1
+        for i in range(contact_count):
+            if shared and rng.random() < 0.08:
+                contact = rng.choice(shared)  # the same person at two clients
+            else:
+                contact = _contact(rng)
+                if rng.random() < 0.1:
+                    shared.append(contact)
+            if any(existing.uuid == contact.uuid for existing, _, _ in client.contacts):
+                continue
+            client.contacts.append((contact, i == primary_index, rng.choice(POSITIONS)))
+        yield client
+
+
+def _element(tag: str, value: str) -> str:
+    return f"<{tag}>{escape(value)}</{tag}>" if value else f"<{tag} />"
+
+
+def _flag(tag: str, value: bool) -> str:
+    return f"<{tag}>{'Yes' if value else 'No'}</{tag}>"
+
+
+def client_xml(client: SandboxClient) -> str:
+    city, region, postcode = client.city
+    first, _, last = client.name.partition(" ")
+    parts = [
+        "<Client>",
+        _element("UUID", client.uuid),
+        _element("Name", client.name),
+        _element("FirstName", first if client.is_individual else ""),
+        _element("LastName", last.rsplit(" (", 1)[0] if client.is_individual else ""),
+        _element("Email", client.email),
+        _element("Address", f"{len(client.name)} Example Street\n        Level 1"),
+        _element("City", city),
+        _element("Region", region),
+        _element("PostCode", postcode),
+        _element("Country", "Australia"),
+        _element("Phone", client.phone),
+        "<Fax />",
+        _element("Website", ""),
+        _flag("IsProspect", client.is_prospect),
+        _flag("IsArchived", client.is_archived),
+        _flag("IsDeleted", client.is_deleted),
+    ]
+    if client.manager:
+        manager_uuid = uuid.uuid5(uuid.NAMESPACE_URL, client.manager)
+        parts.append(
+            f"<AccountManager><UUID>{manager_uuid}</UUID>"
+            f"{_element('Name', client.manager)}</AccountManager>"
+        )
+    parts.append(_element("BusinessStructure", client.structure))
+    parts.append("<Contacts>")
+    for contact, is_primary, position in client.contacts:
+        parts += [
+            "<Contact>",
+            _element("UUID", contact.uuid),
+            _element("Name", contact.name),
+            _element("Salutation", contact.salutation),
+            _element("Addressee", ""),
+            _element("Mobile", contact.mobile),
+            _element("Email", contact.email),
+            _element("Phone", contact.phone),
+            _flag("IsDeleted", contact.is_deleted),
+            _flag("IsPrimary", is_primary),
+            _element("Position", position),
+            "</Contact>",
+        ]
+    parts += ["</Contacts>", "<Groups />", "<Relationships />", "</Client>"]
+    return "".join(parts)
+
+
+def practice_xml(count: int, seed: int = 2026, *, chunk_clients: int = 200) -> Iterator[bytes]:
+    """The whole ``client.api/list?detailed=true`` response, in chunks of bytes."""
+    yield b'<?xml version="1.0" encoding="utf-8"?>\n'
+    yield b'<Response api-method="List"><Status>OK</Status><Clients>'
+    batch: list[str] = []
+    for client in clients(count, seed):
+        batch.append(client_xml(client))
+        if len(batch) >= chunk_clients:
+            yield "".join(batch).encode()
+            batch = []
+    if batch:
+        yield "".join(batch).encode()
+    yield b"</Clients></Response>"

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "xpmsync"
+
+urlpatterns = [
+    path("", views.panel, name="panel"),
+    path("connect/", views.connect, name="connect"),
+    path("callback/", views.callback, name="callback"),
+    path("choose/", views.choose, name="choose"),
+    path("disconnect/", views.disconnect, name="disconnect"),
+]

@@ -1,0 +1,104 @@
+"""Manage Clients > Xero Sync: connect, choose a practice, the connected panel, disconnect."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts import mfa
+from accounts.access import firm_admin_required, get_firm
+
+from . import api, connection, oauth
+from .models import XpmConnection
+
+
+def _connection_for(request: HttpRequest) -> XpmConnection | None:
+    """The XPM connection of the admin's own firm, if there is one."""
+    return XpmConnection.objects.for_firm(get_firm(request)).select_related("connected_by").first()
+
+
+@never_cache
+@firm_admin_required
+def panel(request: HttpRequest) -> HttpResponse:
+    """The Xero Sync page: the connected panel, the practice choice, or the connect steps."""
+    xpm = _connection_for(request)
+    if xpm is not None and xpm.status == XpmConnection.Status.CHOOSING:
+        return render(request, "xpmsync/choose.html", {"connection": xpm})
+    if xpm is not None:
+        return render(request, "xpmsync/panel.html", {"connection": xpm})
+    step = 2 if request.GET.get("step") == "2" else 1
+    return render(request, "xpmsync/connect.html", {"step": step})
+
+
+@require_POST
+@firm_admin_required
+def connect(request: HttpRequest) -> HttpResponse:
+    return redirect(oauth.start(request.session, request.user))
+
+
+@never_cache
+@login_required
+def callback(request: HttpRequest) -> HttpResponse:
+    try:
+        verifier = oauth.take_verifier(request.session, request.GET.get("state", ""), request.user)
+    except oauth.CallbackRefused as refused:
+        return _callback_problem(request, str(refused), status=400)
+    if request.GET.get("error"):
+        return _callback_problem(request, "You chose not to allow access, so nothing changed.")
+    try:
+        xpm = connection.complete_connection(
+            get_firm(request),
+            by=request.user,
+            code=request.GET.get("code", ""),
+            code_verifier=verifier,
+        )
+    except connection.NoPracticeManager:
+        return render(request, "xpmsync/no_permission.html", status=400)
+    except api.XeroError as error:
+        return _callback_problem(request, str(error), status=502)
+    if xpm.status == XpmConnection.Status.CHOOSING:
+        return redirect("xpmsync:panel")
+    return _after_connecting(request, xpm)
+
+
+def _callback_problem(request: HttpRequest, problem: str, *, status: int = 200) -> HttpResponse:
+    return render(request, "xpmsync/callback_problem.html", {"problem": problem}, status=status)
+
+
+def _after_connecting(request: HttpRequest, xpm: XpmConnection) -> HttpResponse:
+    messages.success(
+        request,
+        f"Connected to {xpm.tenant_name}. The first sync has started; you will get an email "
+        "with the summary when it is done.",
+    )
+    if mfa.has_mfa(request.user):
+        return redirect("clients:manage-clients")
+    return redirect(f"{reverse('accounts:mfa')}?next={reverse('clients:manage-clients')}")
+
+
+@require_POST
+@firm_admin_required
+def choose(request: HttpRequest) -> HttpResponse:
+    xpm = _connection_for(request)
+    if xpm is None or xpm.status != XpmConnection.Status.CHOOSING:
+        return redirect("xpmsync:panel")
+    try:
+        connection.choose_tenant(xpm, request.POST.get("tenant_id", ""), by=request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("xpmsync:panel")
+    return _after_connecting(request, xpm)
+
+
+@require_POST
+@firm_admin_required
+def disconnect(request: HttpRequest) -> HttpResponse:
+    connection.disconnect(get_firm(request), by=request.user)
+    messages.success(
+        request,
+        "Disconnected from Xero Practice Manager. Your synced clients stay in the portal.",
+    )
+    return redirect("clients:manage-clients")
