@@ -108,7 +108,9 @@ else:
 # Without Redis, tasks run in-process: the embedded default needs no worker.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
-CELERY_TASK_EAGER_PROPAGATES = True
+# In-process tasks behave like a worker's: their failures are recorded on the SyncRun, not
+# raised into the web request that queued them, and retries run one after another.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -120,6 +122,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SOFT_TIME_LIMIT = 1500
 CELERY_TASK_TIME_LIMIT = 1800
+CELERY_BEAT_SCHEDULE = {
+    # Queues each connected firm's daily sync when it is due, spread over the hour.
+    "dispatch-xpm-syncs": {"task": "xpmsync.tasks.dispatch_due_syncs", "schedule": 3600.0},
+}
 
 # --- Email --------------------------------------------------------------------------------------
 

@@ -3,14 +3,14 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from accounts.views.auth import help_page
 
 urlpatterns = [
     path("", lambda request: redirect("clients:client-list"), name="home"),
     path("help/", help_page, name="help"),
-    path("favicon.ico", RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
+    # Resolved per request: the static manifest may not exist when URLs are imported.
+    path("favicon.ico", lambda request: redirect(static("img/favicon.svg"), permanent=True)),
     path("accounts/", include("accounts.urls")),
     path("clients/", include("clients.urls")),
     path("xpm/", include("xpmsync.urls")),

@@ -13,7 +13,7 @@ from accounts.policy import tracking_mfa_requirement
 from gapportal.mail import send_templated_email
 
 from . import api
-from .models import XpmConnection
+from .models import SyncRun, XpmConnection
 from .tokens import TokenUnreadable
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,18 @@ def _activate(connection: XpmConnection, tenant: dict, *, by: User) -> None:
         connection.connected_at = timezone.now()
         connection.save()
         audit.record(firm, AuditEvent.Action.XPM_CONNECTED, actor=by, detail=connection.tenant_name)
+    transaction.on_commit(lambda: start_first_sync(firm, by))
+
+
+def start_first_sync(firm: Firm, by: User) -> None:
+    """Queue the first sync once the connection is committed; its summary goes to ``by``."""
+    from .sync import NotConnected, QueueUnavailable, SyncAlreadyRunning, request_sync
+
+    try:
+        request_sync(firm, trigger=SyncRun.Trigger.FIRST, user=by)
+    except (SyncAlreadyRunning, NotConnected, QueueUnavailable) as error:
+        # The daily dispatcher, or Sync Now, picks it up later.
+        logger.warning("First sync for firm %s not queued: %s", firm.pk, error)
 
 
 def disconnect(firm: Firm, *, by: User) -> None:

@@ -88,3 +88,86 @@ class XpmConnection(models.Model):
         self.access_token_encrypted = ""
         self.refresh_token_encrypted = ""
         self.access_token_expires_at = None
+
+
+class SyncRunQuerySet(models.QuerySet["SyncRun"]):
+    def for_firm(self, firm: Firm) -> SyncRunQuerySet:
+        return self.filter(firm=firm)
+
+    def active(self) -> SyncRunQuerySet:
+        return self.filter(status__in=SyncRun.ACTIVE_STATUSES)
+
+
+class SyncRun(models.Model):
+    """One sync of a firm's clients from XPM: who asked, what happened, what it changed."""
+
+    class Trigger(models.TextChoices):
+        FIRST = "first", "First sync"
+        MANUAL = "manual", "Sync Now"
+        SCHEDULED = "scheduled", "Daily sync"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    COUNTS = (
+        "clients_created",
+        "clients_updated",
+        "clients_unchanged",
+        "clients_archived",
+        "clients_restored",
+        "contacts_created",
+        "contacts_updated",
+        "contacts_unlinked",
+    )
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A running sync holds the firm's lease until then; past it, the worker is presumed dead.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    api_calls = models.PositiveIntegerField(default=0)
+    rate_limits = models.JSONField(default=dict, blank=True)
+
+    objects = SyncRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["firm", "-queued_at"])]
+        constraints = [
+            # The lock: at most one queued or running sync per firm.
+            models.UniqueConstraint(
+                fields=["firm"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_sync_per_firm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_trigger_display()} of {self.firm} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+    def count(self, name: str) -> int:
+        return int(self.counts.get(name, 0))

@@ -10,4 +10,7 @@ urlpatterns = [
     path("callback/", views.callback, name="callback"),
     path("choose/", views.choose, name="choose"),
     path("disconnect/", views.disconnect, name="disconnect"),
+    path("sync/", views.sync_now, name="sync-now"),
+    path("history/", views.history, name="history"),
+    path("status/", views.status, name="status"),
 ]

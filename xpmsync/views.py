@@ -2,7 +2,8 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -11,8 +12,8 @@ from django.views.decorators.http import require_POST
 from accounts import mfa
 from accounts.access import firm_admin_required, get_firm
 
-from . import api, connection, oauth
-from .models import XpmConnection
+from . import api, connection, oauth, schedule, sync
+from .models import SyncRun, XpmConnection
 
 
 def _connection_for(request: HttpRequest) -> XpmConnection | None:
@@ -28,9 +29,19 @@ def panel(request: HttpRequest) -> HttpResponse:
     if xpm is not None and xpm.status == XpmConnection.Status.CHOOSING:
         return render(request, "xpmsync/choose.html", {"connection": xpm})
     if xpm is not None:
-        return render(request, "xpmsync/panel.html", {"connection": xpm})
+        return render(request, "xpmsync/panel.html", panel_context(xpm))
     step = 2 if request.GET.get("step") == "2" else 1
     return render(request, "xpmsync/connect.html", {"step": step})
+
+
+def panel_context(xpm: XpmConnection) -> dict:
+    runs = list(SyncRun.objects.for_firm(xpm.firm).select_related("requested_by")[:5])
+    return {
+        "connection": xpm,
+        "runs": runs,
+        "last_run": runs[0] if runs else None,
+        "next_sync_at": schedule.next_scheduled_sync(xpm.firm),
+    }
 
 
 @require_POST
@@ -102,3 +113,37 @@ def disconnect(request: HttpRequest) -> HttpResponse:
         "Disconnected from Xero Practice Manager. Your synced clients stay in the portal.",
     )
     return redirect("clients:manage-clients")
+
+
+@require_POST
+@firm_admin_required
+def sync_now(request: HttpRequest) -> HttpResponse:
+    try:
+        sync.request_sync(get_firm(request), trigger=SyncRun.Trigger.MANUAL, user=request.user)
+    except sync.SyncAlreadyRunning:
+        messages.info(request, "A sync is already running. You will get an email when it ends.")
+    except (sync.NotConnected, sync.QueueUnavailable) as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Sync started. You will get an email with the summary.")
+    return redirect("xpmsync:panel")
+
+
+@never_cache
+@firm_admin_required
+def history(request: HttpRequest) -> HttpResponse:
+    runs = SyncRun.objects.for_firm(get_firm(request)).select_related("requested_by")
+    page = Paginator(runs, 25).get_page(request.GET.get("page"))
+    return render(request, "xpmsync/history.html", {"page": page})
+
+
+@never_cache
+@firm_admin_required
+def status(request: HttpRequest) -> JsonResponse:
+    """The latest run, for the panel to poll while a sync runs."""
+    run = SyncRun.objects.for_firm(get_firm(request)).first()
+    if run is None:
+        return JsonResponse({"status": None})
+    return JsonResponse(
+        {"status": run.status, "label": run.get_status_display(), "is_active": run.is_active}
+    )

@@ -5,6 +5,7 @@ from django.shortcuts import render
 
 from accounts.access import firm_admin_required, get_firm
 from xpmsync.models import XpmConnection
+from xpmsync.views import panel_context
 
 from ..models import Client
 
@@ -13,9 +14,11 @@ from ..models import Client
 def manage_clients(request: HttpRequest) -> HttpResponse:
     firm = get_firm(request)
     clients = Client.objects.for_firm(firm).filter(is_archived=False)
+    connection = XpmConnection.objects.for_firm(firm).select_related("connected_by").first()
     context = {
         "client_count": clients.count(),
         "xpm_count": clients.filter(source=Client.Source.XPM).count(),
-        "connection": XpmConnection.objects.for_firm(firm).select_related("connected_by").first(),
+        "connection": connection,
+        **(panel_context(connection) if connection and connection.is_connected else {}),
     }
     return render(request, "clients/manage_clients.html", context)
