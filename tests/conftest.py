@@ -73,3 +73,14 @@ def alice_firm_client_record(firm_a):
     return make_client(
         firm_a, "Harbourline Logistics Pty Ltd", email="accounts@harbourline.example.com"
     )
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process():
+    """Tasks run in the test's own process; the worker test switches this off for itself."""
+    from gapportal.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

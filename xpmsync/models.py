@@ -169,5 +169,14 @@ class SyncRun(models.Model):
             return self.finished_at - self.started_at
         return None
 
+    @property
+    def description(self) -> str:
+        """How emails and pages name this run: "The first sync", "The daily sync", ..."""
+        return {
+            self.Trigger.FIRST: "The first sync",
+            self.Trigger.MANUAL: "The sync you started",
+            self.Trigger.SCHEDULED: "The daily sync",
+        }[self.trigger]
+
     def count(self, name: str) -> int:
         return int(self.counts.get(name, 0))
