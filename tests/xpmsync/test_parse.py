@@ -77,7 +77,10 @@ def test_multi_line_addresses_are_stripped_line_by_line():
 
 
 def test_status_error_is_refused_with_its_description():
-    body = "<Response><Status>ERROR</Status><ErrorDescription>Unknown tenant</ErrorDescription></Response>"
+    body = (
+        "<Response><Status>ERROR</Status>"
+        "<ErrorDescription>Unknown tenant</ErrorDescription></Response>"
+    )
     with pytest.raises(XpmResponseError, match="status ERROR: Unknown tenant"):
         parse(body)
 
@@ -114,7 +117,8 @@ def test_the_wrong_root_is_refused():
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!DOCTYPE lolz [<!ENTITY lol "lol">
+<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
 <Response><Status>OK</Status><Clients><Client><UUID>1</UUID><Name>&lol3;</Name></Client></Clients></Response>"""
 

@@ -177,7 +177,8 @@ def test_a_failure_half_way_leaves_the_database_as_it_was(connected, firm_a, ali
     [
         ("<Response><Status>OK</Status><Clients><Client><UUID>", "not well-formed"),
         (
-            "<Response><Status>ERROR</Status><ErrorDescription>Bad tenant</ErrorDescription></Response>",
+            "<Response><Status>ERROR</Status>"
+            "<ErrorDescription>Bad tenant</ErrorDescription></Response>",
             "Bad tenant",
         ),
     ],
