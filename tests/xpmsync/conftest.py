@@ -1,8 +1,11 @@
+from urllib.parse import urlsplit
+
 import pytest
 import responses
 
 from tests.factories import PASSWORD
 from tests.totp import code_for, make_device
+from xpmsync.sandbox.models import Scenario
 
 TOKEN_URL = "https://identity.xero.com/connect/token"
 REVOKE_URL = "https://identity.xero.com/connect/revocation"
@@ -51,3 +54,34 @@ def alice_verified(client, alice):
     client.post("/accounts/login/", {"username": alice.email, "password": PASSWORD})
     client.post("/accounts/login/code/", {"code": code_for(device)})
     return client
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    base = live_server.url + "/xero-sandbox"
+    settings.XERO_AUTHORIZE_URL = base + "/identity/connect/authorize"
+    settings.XERO_TOKEN_URL = base + "/identity/connect/token"
+    settings.XERO_REVOCATION_URL = base + "/identity/connect/revocation"
+    settings.XERO_CONNECTIONS_URL = base + "/api/connections"
+    settings.XPM_API_URL = base + "/api/practicemanager/3.1/"
+    return Scenario.current()
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def log_in_with_mfa(client, user):
+    device = make_device(user)
+    client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
+    client.post("/accounts/login/code/", {"code": code_for(device)})
+
+
+def consent(client, decision="allow"):
+    to_xero = client.post("/xpm/connect/")
+    consent_page = client.get(path_of(to_xero["Location"]))
+    assert b"Allow access" in consent_page.content
+    form = {k: v for k, v in consent_page.wsgi_request.GET.items()}
+    back = client.post(path_of(to_xero["Location"]), {**form, "decision": decision})
+    return client.get(path_of(back["Location"]))

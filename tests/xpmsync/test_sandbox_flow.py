@@ -1,51 +1,18 @@
 """The whole connect flow against the built-in sandbox, over real HTTP to a live server."""
 
-from urllib.parse import urlsplit
-
 import pytest
 
-from tests.factories import PASSWORD
-from tests.totp import code_for, make_device
 from xpmsync.models import XpmConnection
 from xpmsync.sandbox.models import Scenario, Token
+
+from .conftest import consent, log_in_with_mfa
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def sandbox(live_server, settings):
-    base = live_server.url + "/xero-sandbox"
-    settings.XERO_AUTHORIZE_URL = base + "/identity/connect/authorize"
-    settings.XERO_TOKEN_URL = base + "/identity/connect/token"
-    settings.XERO_REVOCATION_URL = base + "/identity/connect/revocation"
-    settings.XERO_CONNECTIONS_URL = base + "/api/connections"
-    settings.XPM_API_URL = base + "/api/practicemanager/3.1/"
-    return Scenario.current()
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}" if parts.query else parts.path
-
-
-def _log_in_with_mfa(client, user):
-    device = make_device(user)
-    client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    client.post("/accounts/login/code/", {"code": code_for(device)})
-
-
-def _consent(client, decision="allow"):
-    to_xero = client.post("/xpm/connect/")
-    consent_page = client.get(_path(to_xero["Location"]))
-    assert b"Allow access" in consent_page.content
-    form = {k: v for k, v in consent_page.wsgi_request.GET.items()}
-    back = client.post(_path(to_xero["Location"]), {**form, "decision": decision})
-    return client.get(_path(back["Location"]))
-
-
 def test_connect_and_disconnect_against_the_sandbox(client, alice, firm_a, sandbox):
-    _log_in_with_mfa(client, alice)
-    landed = _consent(client)
+    log_in_with_mfa(client, alice)
+    landed = consent(client)
     assert landed.status_code == 302 and landed["Location"] == "/clients/manage/"
     xpm = XpmConnection.objects.get(firm=firm_a)
     assert xpm.tenant_name == "Harbour View Accounting (Sandbox)"
@@ -58,8 +25,8 @@ def test_connect_and_disconnect_against_the_sandbox(client, alice, firm_a, sandb
 
 
 def test_deny_in_the_sandbox_stores_nothing(client, alice, firm_a, sandbox):
-    _log_in_with_mfa(client, alice)
-    page = _consent(client, decision="deny")
+    log_in_with_mfa(client, alice)
+    page = consent(client, decision="deny")
     assert b"You chose not to allow access" in page.content
     assert not XpmConnection.objects.exists()
 
@@ -67,8 +34,8 @@ def test_deny_in_the_sandbox_stores_nothing(client, alice, firm_a, sandbox):
 def test_the_sandbox_can_play_the_missing_staff_permission(client, alice, firm_a, sandbox):
     sandbox.tenants = Scenario.Tenants.NONE
     sandbox.save()
-    _log_in_with_mfa(client, alice)
-    page = _consent(client)
+    log_in_with_mfa(client, alice)
+    page = consent(client)
     assert b"Connect third-party add-ons" in page.content
     assert not XpmConnection.objects.exists()
 
@@ -76,8 +43,8 @@ def test_the_sandbox_can_play_the_missing_staff_permission(client, alice, firm_a
 def test_the_sandbox_rotates_refresh_tokens_and_refuses_dead_ones(client, alice, firm_a, sandbox):
     from xpmsync import api
 
-    _log_in_with_mfa(client, alice)
-    _consent(client)
+    log_in_with_mfa(client, alice)
+    consent(client)
     xpm = XpmConnection.objects.get(firm=firm_a)
     first_refresh = xpm.refresh_token
     api.fresh_access_token(xpm, force=True)
@@ -87,3 +54,46 @@ def test_the_sandbox_rotates_refresh_tokens_and_refuses_dead_ones(client, alice,
     with pytest.raises(api.NeedsReconnect):
         api.fresh_access_token(xpm, force=True)
     assert XpmConnection.objects.get(pk=xpm.pk).needs_reconnect
+
+
+def test_connecting_to_the_sandbox_runs_the_first_sync(client, alice, firm_a, sandbox):
+    from clients.models import Client
+    from xpmsync.models import SyncRun
+
+    log_in_with_mfa(client, alice)
+    consent(client)
+    run = SyncRun.objects.get(firm=firm_a)
+    assert (run.trigger, run.status) == ("first", "succeeded")
+    active = Client.objects.for_firm(firm_a).filter(is_archived=False).count()
+    assert active == run.count("clients_created") > 10
+
+
+@pytest.mark.parametrize(
+    "failure,expected",
+    [
+        (Scenario.Failure.MALFORMED, "not well-formed"),
+        (Scenario.Failure.STATUS_ERROR, "status ERROR"),
+        (Scenario.Failure.FORBIDDEN, "Connect third-party add-ons"),
+    ],
+)
+def test_the_sandbox_plays_back_failures(client, alice, firm_a, sandbox, failure, expected):
+    from xpmsync.models import SyncRun
+
+    sandbox.failure = failure
+    sandbox.save()
+    log_in_with_mfa(client, alice)
+    consent(client)
+    run = SyncRun.objects.get(firm=firm_a)
+    assert run.status == "failed" and expected in run.error
+
+
+def test_the_sandbox_429_is_retried(client, alice, firm_a, sandbox):
+    from xpmsync.models import SyncRun
+
+    sandbox.failure = Scenario.Failure.RATE_LIMITED
+    sandbox.failures_left = 1
+    sandbox.save()
+    log_in_with_mfa(client, alice)
+    consent(client)
+    run = SyncRun.objects.get(firm=firm_a)
+    assert run.status == "succeeded" and run.attempts == 2
