@@ -7,6 +7,13 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 
+class FirmScopedQuerySet(models.QuerySet):
+    """The queryset of every tenant-owned model: ``for_firm`` is how views and tasks scope."""
+
+    def for_firm(self, firm: Firm):
+        return self.filter(firm=firm)
+
+
 class Firm(models.Model):
     """An accounting firm: the tenant every other row belongs to."""
 
@@ -43,12 +50,7 @@ class Firm(models.Model):
         return self.users.filter(is_active=True).count()
 
 
-class UserQuerySet(models.QuerySet["User"]):
-    def for_firm(self, firm: Firm) -> UserQuerySet:
-        return self.filter(firm=firm)
-
-
-class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
+class UserManager(BaseUserManager.from_queryset(FirmScopedQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra_fields) -> User:
@@ -178,11 +180,6 @@ class User(AbstractBaseUser, PermissionsMixin):
         ).hexdigest()
 
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    def for_firm(self, firm: Firm) -> AuditEventQuerySet:
-        return self.filter(firm=firm)
-
-
 class AuditEvent(models.Model):
     """A security-relevant event in a firm, readable by its admins."""
 
@@ -220,7 +217,7 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = FirmScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,12 +4,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.models import Firm, User
-
-
-class ClientQuerySet(models.QuerySet["Client"]):
-    def for_firm(self, firm: Firm) -> ClientQuerySet:
-        return self.filter(firm=firm)
+from accounts.models import Firm, FirmScopedQuerySet, User
 
 
 class Client(models.Model):
@@ -58,7 +53,7 @@ class Client(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = ClientQuerySet.as_manager()
+    objects = FirmScopedQuerySet.as_manager()
 
     class Meta:
         ordering = [Lower("name"), "id"]
@@ -106,11 +101,6 @@ def _address(street: str, city: str, region: str, postcode: str, country: str) -
     return "\n".join(part for part in (street, locality, country) if part)
 
 
-class ContactQuerySet(models.QuerySet["Contact"]):
-    def for_firm(self, firm: Firm) -> ContactQuerySet:
-        return self.filter(firm=firm)
-
-
 class Contact(models.Model):
     """A person at one or more clients. XPM contacts can belong to several clients."""
 
@@ -127,7 +117,7 @@ class Contact(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = ContactQuerySet.as_manager()
+    objects = FirmScopedQuerySet.as_manager()
 
     class Meta:
         ordering = [Lower("name"), "id"]
@@ -148,11 +138,6 @@ class Contact(models.Model):
         return self.salutation or self.first_name or self.name
 
 
-class ClientContactQuerySet(models.QuerySet["ClientContact"]):
-    def for_firm(self, firm: Firm) -> ClientContactQuerySet:
-        return self.filter(firm=firm)
-
-
 class ClientContact(models.Model):
     """A contact's role at one client."""
 
@@ -165,7 +150,7 @@ class ClientContact(models.Model):
     # The primary contact the portal uses: exactly one per client that has contacts.
     is_primary = models.BooleanField(default=False)
 
-    objects = ClientContactQuerySet.as_manager()
+    objects = FirmScopedQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -185,11 +170,6 @@ class ClientContact(models.Model):
         return self.is_primary and not self.is_xpm_primary
 
 
-class ClientImportQuerySet(models.QuerySet["ClientImport"]):
-    def for_firm(self, firm: Firm) -> ClientImportQuerySet:
-        return self.filter(firm=firm)
-
-
 class ClientImport(models.Model):
     """An uploaded CSV client list between its preview and its confirmation."""
 
@@ -207,7 +187,7 @@ class ClientImport(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     applied_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ClientImportQuerySet.as_manager()
+    objects = FirmScopedQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.filename

@@ -5,17 +5,9 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Firm, User
+from accounts.models import Firm, FirmScopedQuerySet, User
 
 from . import tokens
-
-
-class XpmConnectionQuerySet(models.QuerySet["XpmConnection"]):
-    def for_firm(self, firm: Firm) -> XpmConnectionQuerySet:
-        return self.filter(firm=firm)
-
-    def connected(self) -> XpmConnectionQuerySet:
-        return self.filter(status__in=XpmConnection.CONNECTED_STATUSES)
 
 
 class XpmConnection(models.Model):
@@ -47,7 +39,7 @@ class XpmConnection(models.Model):
     reconnect_email_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = XpmConnectionQuerySet.as_manager()
+    objects = FirmScopedQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.firm}: {self.tenant_name or 'XPM'} ({self.get_status_display()})"
@@ -90,10 +82,7 @@ class XpmConnection(models.Model):
         self.access_token_expires_at = None
 
 
-class SyncRunQuerySet(models.QuerySet["SyncRun"]):
-    def for_firm(self, firm: Firm) -> SyncRunQuerySet:
-        return self.filter(firm=firm)
-
+class SyncRunQuerySet(FirmScopedQuerySet):
     def active(self) -> SyncRunQuerySet:
         return self.filter(status__in=SyncRun.ACTIVE_STATUSES)
 

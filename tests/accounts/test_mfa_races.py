@@ -1,12 +1,11 @@
 """Codes under parallel requests. Only PostgreSQL honours the row locks these rely on."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 
+from tests.concurrency import run_together
 from tests.totp import code_for, enrol, make_device
 
 pytestmark = [
@@ -21,25 +20,8 @@ PARALLEL = 6
 
 
 def in_parallel(actions):
-    """Run the callables at the same moment, each on its own thread and connection."""
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-    errors = []
-
-    def run(index, action):
-        try:
-            barrier.wait()
-            results[index] = action()
-        except Exception as error:  # surfaced below, not swallowed
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = run_together(*actions)
+    errors = [r for r in results if isinstance(r, Exception)]
     assert not errors, errors
     return results
 

@@ -1,11 +1,11 @@
 """Two workers refreshing one connection at once. Only PostgreSQL honours the row lock."""
 
-import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
+from tests.concurrency import run_together
 from xpmsync import api
 from xpmsync.models import XpmConnection
 
@@ -33,25 +33,11 @@ def test_concurrent_refreshes_make_one_call_and_share_the_new_token(firm_a, alic
 
     xero.add_callback("POST", TOKEN_URL, callback=slow_token)
     xpm = make_connection(firm_a, alice, expired=True)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
 
     def worker():
-        try:
-            own = XpmConnection.objects.get(pk=xpm.pk)
-            barrier.wait()
-            results.append(api.fresh_access_token(own))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connections.close_all()
+        return api.fresh_access_token(XpmConnection.objects.get(pk=xpm.pk))
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
+    results = run_together(worker, worker)
     assert len(calls) == 1
     assert results == ["access-token-2", "access-token-2"]
     assert XpmConnection.objects.get(pk=xpm.pk).refresh_token == "refresh-token-2"

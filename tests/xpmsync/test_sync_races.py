@@ -1,10 +1,9 @@
 """Two syncs for one firm at once. Only PostgreSQL shows what the locks are worth."""
 
-import threading
-
 import pytest
-from django.db import IntegrityError, connection, connections
+from django.db import IntegrityError, connection
 
+from tests.concurrency import run_together
 from xpmsync import sync
 from xpmsync.models import SyncRun
 
@@ -20,32 +19,11 @@ pytestmark = [
 ]
 
 
-def together(*actions):
-    barrier = threading.Barrier(len(actions))
-    results = [None] * len(actions)
-
-    def run(index, action):
-        try:
-            barrier.wait()
-            results[index] = action()
-        except Exception as error:
-            results[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(actions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 def test_two_requests_at_once_queue_one_run(firm_a):
     def queue():
         return SyncRun.objects.create(firm=firm_a, trigger="manual")
 
-    results = together(queue, queue)
+    results = run_together(queue, queue)
     assert sum(isinstance(r, SyncRun) for r in results) == 1
     assert sum(isinstance(r, IntegrityError) for r in results) == 1
 
@@ -55,7 +33,7 @@ def test_two_workers_with_one_run_sync_it_once(firm_a, alice, xero):
     serve(xero)
     serve(xero)
     run = SyncRun.objects.create(firm=firm_a, trigger="manual")
-    results = together(
+    results = run_together(
         lambda: sync.run_sync(run.pk, firm_a.pk), lambda: sync.run_sync(run.pk, firm_a.pk)
     )
     assert sum(r is None for r in results) == 1
