@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from accounts.models import Firm, FirmScopedQuerySet, User
 
@@ -76,10 +77,11 @@ class Client(models.Model):
     def is_from_xpm(self) -> bool:
         return self.source == self.Source.XPM
 
-    @property
+    @cached_property
     def is_managed_by_xpm(self) -> bool:
-        """Whether XPM owns this client's details, so the portal shows them read-only."""
-        return self.is_from_xpm
+        """Whether XPM owns this client's details (synced, and the firm still connected), so
+        the portal shows them read-only. After a disconnect they become editable."""
+        return self.is_from_xpm and self.firm.is_connected_to_xpm
 
     @property
     def full_address(self) -> str:

@@ -84,3 +84,19 @@ def _tasks_run_in_process():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def verified():
+    """Log a user in as a person would, with their password and a code from a new device."""
+    from tests.factories import PASSWORD
+    from tests.totp import code_for, make_device
+
+    def log_in(user) -> HttpClient:
+        http = HttpClient()
+        device = make_device(user)
+        http.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
+        http.post("/accounts/login/code/", {"code": code_for(device)})
+        return http
+
+    return log_in

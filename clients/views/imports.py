@@ -35,7 +35,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             rows=form.rows,
         )
         return redirect("clients:import-preview", pk=preview.pk)
-    return render(request, "clients/import_upload.html", {"form": form})
+    context = {"form": form, "is_connected": get_firm(request).is_connected_to_xpm}
+    return render(request, "clients/import_upload.html", context)
 
 
 def _get_import(request: HttpRequest, pk: int) -> ClientImport:

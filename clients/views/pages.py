@@ -57,18 +57,20 @@ def _profile_context(client: Client, *, tab: str) -> dict:
 
 @firm_member_required
 def client_add(request: HttpRequest) -> HttpResponse:
+    firm = get_firm(request)
     form = ClientForm(request.POST or None)
+    duplicates = []
     if request.method == "POST" and form.is_valid():
-        duplicates = form.find_duplicates(Client.objects.for_firm(get_firm(request)))
+        duplicates = form.find_duplicates(Client.objects.for_firm(firm))
         if not duplicates or request.POST.get("confirm_duplicate"):
             client = form.save(commit=False)
-            client.firm = get_firm(request)
+            client.firm = firm
             client.source = Client.Source.MANUAL
             client.save()
             messages.success(request, f"{client.name} was added.")
             return redirect("clients:client-detail", pk=client.pk)
-        return render(request, "clients/client_form.html", {"form": form, "duplicates": duplicates})
-    return render(request, "clients/client_form.html", {"form": form})
+    context = {"form": form, "duplicates": duplicates, "is_connected": firm.is_connected_to_xpm}
+    return render(request, "clients/client_form.html", context)
 
 
 @firm_member_required

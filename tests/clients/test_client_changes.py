@@ -2,6 +2,7 @@ from django.core import mail
 
 from clients.models import Client, ClientContact, Contact
 from tests.factories import add_contact, make_client
+from tests.xpmsync.factories import make_connection
 
 NEW_CLIENT = {
     "name": "Bright Spark Electrical",
@@ -40,13 +41,23 @@ def test_manual_clients_are_editable(bob_client, firm_a):
     assert (client.name, client.city) == ("Bright Spark Electrical", "Wollongong")
 
 
-def test_xpm_clients_are_read_only_in_the_portal(bob_client, firm_a):
+def test_xpm_clients_are_read_only_while_connected(verified, bob, alice, firm_a):
+    make_connection(firm_a, alice)
+    bob_client = verified(bob)
     client = make_client(firm_a, "From XPM", source=Client.Source.XPM)
     page = bob_client.get(f"/clients/{client.pk}/").content.decode()
+    assert "managed in Xero Practice Manager" in page
     assert f"/clients/{client.pk}/edit/" not in page
     assert bob_client.post(f"/clients/{client.pk}/edit/", NEW_CLIENT).status_code == 403
     client.refresh_from_db()
     assert client.name == "From XPM"
+
+
+def test_xpm_clients_become_editable_after_a_disconnect(bob_client, firm_a):
+    client = make_client(firm_a, "From XPM", source=Client.Source.XPM)
+    page = bob_client.get(f"/clients/{client.pk}/").content.decode()
+    assert f"/clients/{client.pk}/edit/" in page
+    assert bob_client.post(f"/clients/{client.pk}/edit/", NEW_CLIENT).status_code == 302
 
 
 def test_alice_archives_restores_and_deletes_a_manual_client(alice_client, firm_a):
@@ -63,7 +74,9 @@ def test_alice_archives_restores_and_deletes_a_manual_client(alice_client, firm_
     assert not ClientContact.objects.filter(client_id=client.pk).exists()
 
 
-def test_xpm_clients_cannot_be_archived_or_deleted_by_hand(alice_client, firm_a):
+def test_xpm_clients_cannot_be_archived_or_deleted_by_hand(verified, alice, firm_a):
+    make_connection(firm_a, alice)
+    alice_client = verified(alice)
     client = make_client(firm_a, "From XPM", source=Client.Source.XPM)
     assert alice_client.post(f"/clients/{client.pk}/archive/").status_code == 403
     assert alice_client.post(f"/clients/{client.pk}/delete/").status_code == 403
@@ -115,3 +128,12 @@ def test_a_manual_client_without_email_is_told_to_edit_the_client(bob_client, fi
     page = bob_client.get(f"/clients/{client.pk}/email/").content.decode()
     assert "Edit the client to add one" in page
     assert Contact.objects.count() == 0
+
+
+def test_adding_or_importing_while_connected_warns_about_xpm(verified, bob, alice, firm_a):
+    bob_client = verified(bob)
+    assert "is not in XPM" not in bob_client.get("/clients/add/").content.decode()
+    assert "not</strong> added to XPM" not in bob_client.get("/clients/import/").content.decode()
+    make_connection(firm_a, alice)
+    assert "is not in XPM" in bob_client.get("/clients/add/").content.decode()
+    assert "not</strong> added to XPM" in bob_client.get("/clients/import/").content.decode()

@@ -133,7 +133,7 @@ def test_profile_details_show_addresses_and_xpm_fields(bob_client, firm_a):
     content = bob_client.get(f"/clients/{client.pk}/").content.decode()
     assert "41 Jacaranda Crescent<br>Paddington QLD 4064" in content
     assert "Priya Raman" in content
-    assert "managed in Xero Practice Manager" in content
+    assert "From Xero Practice Manager" in content
 
 
 def test_profile_query_count_does_not_grow_with_contacts(bob_client, firm_a):
