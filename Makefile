@@ -32,8 +32,13 @@ run: install
 	@echo "The Gap Portal is starting at http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)."
 	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-test: install
+test: install tests/e2e/node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# axe-core, injected into pages by the browser tests (Chromium itself comes from Debian).
+tests/e2e/node_modules/.installed: tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund --silent
+	@touch $@
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,245 @@
+"""The five journeys of issue 7, each as a person would click and type through it."""
+
+import csv
+import io
+
+import pytest
+from django.core import mail
+
+from accounts.models import User
+from clients.models import Client
+from tests.factories import PASSWORD, make_firm, make_user
+from tests.totp import code_for, make_device
+from xpmsync.models import SyncRun, XpmConnection
+
+from .conftest import assert_accessible, assert_fits, enrol_mfa, log_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def firm():
+    return make_firm("Harbour View Accounting", seat_limit=3)
+
+
+@pytest.fixture
+def admin(firm):
+    return make_user(firm, "alex@harbourview.example.com", role=User.Role.ADMIN, first_name="Alex")
+
+
+@pytest.fixture
+def staff(firm):
+    return make_user(firm, "sam@harbourview.example.com", first_name="Sam")
+
+
+def menu(page, name):
+    page.get_by_role("navigation", name="Main menu").get_by_role(
+        "link", name=name, exact=True
+    ).click()
+
+
+def verify_with_device(page, device):
+    page.get_by_label("Code").fill(code_for(device))
+    page.get_by_role("button", name="Verify").click()
+
+
+def connect_through_dialogs(page):
+    page.get_by_role("link", name="Xero Sync").click()
+    dialog = page.locator("#mfa-dialog")
+    dialog.wait_for(state="visible")
+    page.shot("mfa-dialog")
+    dialog.get_by_role("button", name="Continue").click()
+    redirect = page.locator("#redirect-dialog")
+    redirect.wait_for(state="visible")
+    page.shot("redirect-dialog")
+    redirect.get_by_role("button", name="Continue").click()
+    page.get_by_role("button", name="Allow access").wait_for()
+    page.shot("sandbox-consent")
+    page.get_by_role("button", name="Allow access").click()
+
+
+def test_admin_with_mfa_connects_syncs_and_disconnects(page_factory, portal, admin, firm):
+    device = make_device(admin)
+    page = page_factory()
+    log_in(page, portal, admin.email, PASSWORD)
+    assert_accessible(page, "code page")
+    verify_with_device(page, device)
+    menu(page, "Manage Clients")
+    connect_through_dialogs(page)
+
+    page.wait_for_url(f"{portal}/clients/manage/")
+    assert "Connected to Harbour View Accounting (Sandbox)" in page.content()
+    page.shot("manage-clients-connected")
+    first = SyncRun.objects.get(firm=firm)
+    assert (first.trigger, first.status) == ("first", "succeeded")
+
+    menu(page, "Clients")
+    rows = page.locator("tbody tr")
+    assert rows.count() > 5
+    page.shot("clients")
+    assert_accessible(page, "clients list")
+    with_contacts = Client.objects.for_firm(firm).filter(links__isnull=False).distinct().first()
+    page.get_by_placeholder("Search by client name, email or contact name").fill(with_contacts.name)
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=with_contacts.name).click()
+    assert_accessible(page, "client details")
+    page.get_by_role("link", name="Contacts").click()
+    contacts = page.locator("tbody tr")
+    assert contacts.count() == with_contacts.links.count()
+    assert page.locator(".badge-primary").count() == 1
+    page.shot("contacts-tab")
+    assert_accessible(page, "client contacts")
+
+    menu(page, "Manage Clients")
+    page.get_by_role("link", name="Xero Sync").click()
+    panel = page.locator("#panel-dialog")
+    panel.wait_for(state="visible")
+    page.shot("xero-sync-panel")
+    assert_accessible(page, "Manage Clients with the Xero Sync panel")
+    panel.get_by_role("button", name="Sync Now").click()
+    page.get_by_text("Sync started").wait_for()
+    page.get_by_role("link", name="Sync history").click()
+    assert page.locator("tbody tr").count() == 2
+    page.shot("sync-history")
+
+    page.get_by_role("link", name="Xero Sync").click()
+    page.get_by_role("button", name="Disconnect from Xero").click()
+    page.get_by_text("Disconnected from Xero Practice Manager").wait_for()
+    assert not XpmConnection.objects.filter(firm=firm).exists()
+    assert Client.objects.for_firm(firm).exists()  # synced clients stay
+    page.problems.assert_none()
+
+
+def test_admin_without_mfa_connects_and_enrols(page_factory, portal, admin, firm):
+    page = page_factory()
+    log_in(page, portal, admin.email, PASSWORD)
+    menu(page, "Manage Clients")
+    connect_through_dialogs(page)
+    page.wait_for_url(f"{portal}/accounts/settings/mfa/?next=/clients/manage/")
+    page.shot("configure-mfa")
+    assert_accessible(page, "Configure MFA")
+    codes = enrol_mfa(page)
+    assert len(codes) == 10
+    page.shot("backup-codes")
+    page.get_by_role("link", name="I’ve saved my codes — continue").click()
+    page.wait_for_url(f"{portal}/clients/manage/")
+    assert page.get_by_role("heading", name="Manage Clients").is_visible()
+    page.problems.assert_none()
+
+
+def test_staff_without_mfa_in_a_connected_firm_is_confined_until_enrolled(
+    page_factory, portal, admin, staff, firm
+):
+    XpmConnection.objects.create(
+        firm=firm, status="active", tenant_id="t", tenant_name="Harbour View", connected_by=admin
+    )
+    Client.objects.create(firm=firm, name="Greenfield Dental Partners", source="xpm")
+    page = page_factory(width=375)
+    log_in(page, portal, staff.email, PASSWORD)
+    page.goto(portal + "/clients/")
+    page.wait_for_url(f"{portal}/accounts/settings/mfa/**")
+    assert "Your firm requires multi-factor authentication" in page.content()
+    page.shot("confined-to-mfa")
+    assert_fits(page)
+    enrol_mfa(page)
+    page.shot("backup-codes")
+    page.get_by_role("link", name="I’ve saved my codes — continue").click()
+    page.wait_for_url(f"{portal}/clients/")
+    assert page.get_by_role("link", name="Greenfield Dental Partners").is_visible()
+    assert_fits(page)
+    page.problems.assert_none()
+
+
+def test_csv_import_with_a_row_error_then_fixed(page_factory, portal, staff, firm, tmp_path):
+    page = page_factory()
+    log_in(page, portal, staff.email, PASSWORD)
+    page.get_by_role("link", name="CSV Import").click()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="CSV template").click()
+    template = download.value.path().read_text()
+    rows = list(csv.reader(io.StringIO(template)))
+    header = rows[0]
+    assert header[:4] == ["Client Name", "First Name", "Last Name", "Client Email"]
+
+    bad = tmp_path / "clients.csv"
+    good_rows = [*rows[1:], ["Coastal Tax Partners", "Mia", "Chen", "mia@coastal.example.com"]]
+    bad_rows = [*good_rows, ["Blue Gum Joinery", "Ray", "Lee", "ray-at-example"]]
+    bad.write_text("\n".join(",".join(r) for r in [header, *bad_rows]) + "\n")
+    page.get_by_label("CSV file").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_text("1 row needs fixing").wait_for()
+    assert "“ray-at-example” is not a valid email address" in page.content()
+    page.shot("preview-with-error")
+    assert_accessible(page, "CSV preview")
+    assert Client.objects.count() == 0
+
+    page.get_by_role("link", name="Upload a corrected file").click()
+    fixed = tmp_path / "clients-fixed.csv"
+    bad_rows[-1][3] = "ray@bluegum.example.com"
+    fixed.write_text("\n".join(",".join(r) for r in [header, *bad_rows]) + "\n")
+    page.get_by_label("CSV file").set_input_files(str(fixed))
+    page.get_by_role("button", name="Upload and preview").click()
+    page.shot("preview")
+    page.get_by_role("button", name="Import 4 clients").click()
+    page.get_by_role("heading", name="Import complete").wait_for()
+    page.get_by_role("link", name="See your clients").click()
+    for name in ("Coastal Tax Partners", "Blue Gum Joinery", "Harbourline Logistics Pty Ltd"):
+        assert page.get_by_role("link", name=name).is_visible()
+    page.problems.assert_none()
+
+
+def test_manage_users_seat_limit_and_mfa_reset(page_factory, portal, admin, staff, firm):
+    make_user(firm, "third@harbourview.example.com", first_name="Third")
+    staff_device = make_device(staff)
+    page = page_factory()
+    log_in(page, portal, admin.email, PASSWORD)
+    menu(page, "Manage Users")
+    assert page.get_by_text("3 of 3 users").is_visible()
+    assert_accessible(page, "Manage Users")
+    page.shot("manage-users")
+
+    page.get_by_role("link", name="Add user").click()
+    page.get_by_label("First name").fill("Fourth")
+    page.get_by_label("Last name").fill("Person")
+    page.get_by_label("Email address").fill("fourth@harbourview.example.com")
+    page.get_by_role("button", name="Add user and send invitation").click()
+    page.get_by_text("using all 3 of its user seats").wait_for()
+    page.shot("seat-limit")
+    assert not User.objects.filter(email="fourth@harbourview.example.com").exists()
+
+    menu(page, "Manage Users")
+    page.get_by_role("link", name="Sam Example").click()
+    page.get_by_role("button", name=f"Reset MFA for {staff.email}").click()
+    page.get_by_text("MFA was reset").wait_for()
+    assert not type(staff_device).objects.filter(user=staff).exists()
+    reset_emails = [m for m in mail.outbox if m.to == [staff.email]]
+    assert [m.subject for m in reset_emails] == ["Your multi-factor authentication was reset"]
+    page.problems.assert_none()
+
+
+def test_dialogs_work_from_the_keyboard(page_factory, portal, admin):
+    device = make_device(admin)
+    page = page_factory()
+    log_in(page, portal, admin.email, PASSWORD)
+    verify_with_device(page, device)
+    page.goto(portal + "/clients/manage/")
+    page.get_by_role("link", name="Xero Sync").focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("#mfa-dialog")
+    dialog.wait_for(state="visible")
+    focused_inside = page.evaluate(
+        "document.getElementById('mfa-dialog').contains(document.activeElement)"
+    )
+    assert focused_inside
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    page.problems.assert_none()
+
+
+def test_the_login_page_is_accessible_and_fits_a_phone(page_factory, portal):
+    page = page_factory(width=375)
+    page.goto(portal + "/accounts/login/")
+    assert_accessible(page, "login")
+    assert_fits(page)
+    page.shot("login-phone")
+    page.problems.assert_none()
