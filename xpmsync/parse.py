@@ -15,8 +15,6 @@ from typing import IO
 
 from lxml import etree
 
-# Anything this deep is not XPM's shape: refuse rather than walk it.
-MAX_DEPTH = 12
 # The longest text we keep in one field (XPM's own limits are far lower).
 MAX_TEXT = 10_000
 
@@ -99,45 +97,47 @@ class _GuardedStream:
 
 def parse_client_list(stream: IO[bytes]) -> Iterator[ClientRecord]:
     """Yield every client in the response; raises XpmResponseError on anything but a good list."""
-    parser_events = etree.iterparse(
+    events = etree.iterparse(
         _GuardedStream(stream),
-        events=("start", "end"),
+        events=("end",),
+        # Only these reach Python; lxml skips the rest in C, which is most of the speed.
+        tag=("Response", "Status", "ErrorDescription", "Client"),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
-        huge_tree=False,
+        huge_tree=False,  # libxml2's own limits: depth, and 10 MB in one text node
         remove_comments=True,
         remove_pis=True,
     )
     status = None
     description = ""
-    depth = 0
     try:
-        for event, element in parser_events:
-            if event == "start":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise XpmResponseError("The response is nested far deeper than XPM's shape.")
-                continue
-            depth -= 1
-            tag = element.tag
-            if depth == 0 and tag != "Response":
-                raise XpmResponseError(f"Expected a <Response>, found <{tag}>.")
-            if depth == 1 and tag == "Status":
+        for _event, element in events:
+            parent = element.getparent()
+            if parent is None:
+                if element.tag != "Response":
+                    raise XpmResponseError(f"Expected a <Response>, found <{element.tag}>.")
+            elif element.tag == "Status" and _is_root_response(parent):
                 status = _text(element)
-            elif depth == 1 and tag == "ErrorDescription":
+            elif element.tag == "ErrorDescription" and _is_root_response(parent):
                 description = _text(element)
-            elif depth == 2 and tag == "Client":
+            elif element.tag == "Client" and parent.tag == "Clients":
+                if not _is_root_response(parent.getparent()):
+                    raise XpmResponseError("Expected <Clients> inside a <Response>.")
                 if status != "OK":
                     raise XpmResponseError(_status_problem(status, description))
                 yield _client(element)
                 element.clear(keep_tail=False)
                 while element.getprevious() is not None:
-                    del element.getparent()[0]
+                    del parent[0]
     except etree.XMLSyntaxError as error:
         raise XpmResponseError(f"The response is not well-formed XML: {error.msg}") from error
     if status != "OK":
         raise XpmResponseError(_status_problem(status, description))
+
+
+def _is_root_response(element) -> bool:
+    return element is not None and element.tag == "Response" and element.getparent() is None
 
 
 def _status_problem(status: str | None, description: str) -> str:
@@ -155,76 +155,90 @@ def _text(element) -> str:
     return text
 
 
-def _child(parent, tag: str) -> str:
-    return _text(parent.find(tag))
+def _children(element) -> dict:
+    """The element's children by tag (the first of each), read in one pass."""
+    children: dict = {}
+    for child in element:
+        children.setdefault(child.tag, child)
+    return children
 
 
-def _multiline(parent, tag: str) -> str:
-    lines = (line.strip() for line in _child(parent, tag).splitlines())
+def _multiline(text: str) -> str:
+    lines = (line.strip() for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
 
-def _flag(parent, tag: str) -> bool:
-    return _child(parent, tag).casefold() == "yes"
-
-
-def _name_of(parent, tag: str) -> str:
-    element = parent.find(tag)
-    return _child(element, "Name") if element is not None else ""
+def _name_of(element) -> str:
+    if element is None:
+        return ""
+    return _text(element.find("Name"))
 
 
 def _client(element) -> ClientRecord:
-    uuid = _child(element, "UUID")
+    fields = _children(element)
+
+    def text(tag: str) -> str:
+        return _text(fields.get(tag))
+
+    def flag(tag: str) -> bool:
+        return text(tag).casefold() == "yes"
+
+    uuid = text("UUID")
     if not uuid:
         raise XpmResponseError("A client in the response has no UUID.")
     record = ClientRecord(
         uuid=uuid.lower(),
-        name=_child(element, "Name") or "(no name in XPM)",
-        first_name=_child(element, "FirstName"),
-        last_name=_child(element, "LastName"),
-        email=_child(element, "Email"),
-        phone=_child(element, "Phone"),
-        website=_child(element, "Website"),
-        address=_multiline(element, "Address"),
-        city=_child(element, "City"),
-        region=_child(element, "Region"),
-        postcode=_child(element, "PostCode"),
-        country=_child(element, "Country"),
-        postal_address=_multiline(element, "PostalAddress"),
-        postal_city=_child(element, "PostalCity"),
-        postal_region=_child(element, "PostalRegion"),
-        postal_postcode=_child(element, "PostalPostCode"),
-        postal_country=_child(element, "PostalCountry"),
-        is_prospect=_flag(element, "IsProspect"),
-        is_archived=_flag(element, "IsArchived"),
-        is_deleted=_flag(element, "IsDeleted"),
-        business_structure=_child(element, "BusinessStructure"),
-        client_type=_name_of(element, "Type"),
-        account_manager=_name_of(element, "AccountManager"),
-        job_manager=_name_of(element, "JobManager"),
-        company_number=_child(element, "CompanyNumber"),
-        business_number=_child(element, "BusinessNumber"),
-        referral_source=_child(element, "ReferralSource"),
+        name=text("Name") or "(no name in XPM)",
+        first_name=text("FirstName"),
+        last_name=text("LastName"),
+        email=text("Email"),
+        phone=text("Phone"),
+        website=text("Website"),
+        address=_multiline(text("Address")),
+        city=text("City"),
+        region=text("Region"),
+        postcode=text("PostCode"),
+        country=text("Country"),
+        postal_address=_multiline(text("PostalAddress")),
+        postal_city=text("PostalCity"),
+        postal_region=text("PostalRegion"),
+        postal_postcode=text("PostalPostCode"),
+        postal_country=text("PostalCountry"),
+        is_prospect=flag("IsProspect"),
+        is_archived=flag("IsArchived"),
+        is_deleted=flag("IsDeleted"),
+        business_structure=text("BusinessStructure"),
+        client_type=_name_of(fields.get("Type")),
+        account_manager=_name_of(fields.get("AccountManager")),
+        job_manager=_name_of(fields.get("JobManager")),
+        company_number=text("CompanyNumber"),
+        business_number=text("BusinessNumber"),
+        referral_source=text("ReferralSource"),
     )
-    contacts = element.find("Contacts")
+    contacts = fields.get("Contacts")
     if contacts is not None:
-        record.contacts = [_contact(c) for c in contacts.iterfind("Contact")]
+        record.contacts = [_contact(c) for c in contacts if c.tag == "Contact"]
     return record
 
 
 def _contact(element) -> ContactRecord:
-    uuid = _child(element, "UUID")
+    fields = _children(element)
+
+    def text(tag: str) -> str:
+        return _text(fields.get(tag))
+
+    uuid = text("UUID")
     if not uuid:
         raise XpmResponseError("A contact in the response has no UUID.")
     return ContactRecord(
         uuid=uuid.lower(),
-        name=_child(element, "Name") or "(no name in XPM)",
-        salutation=_child(element, "Salutation"),
-        addressee=_child(element, "Addressee"),
-        email=_child(element, "Email"),
-        phone=_child(element, "Phone"),
-        mobile=_child(element, "Mobile"),
-        position=_child(element, "Position"),
-        is_primary=_flag(element, "IsPrimary"),
-        is_deleted=_flag(element, "IsDeleted"),
+        name=text("Name") or "(no name in XPM)",
+        salutation=text("Salutation"),
+        addressee=text("Addressee"),
+        email=text("Email"),
+        phone=text("Phone"),
+        mobile=text("Mobile"),
+        position=text("Position"),
+        is_primary=text("IsPrimary").casefold() == "yes",
+        is_deleted=text("IsDeleted").casefold() == "yes",
     )

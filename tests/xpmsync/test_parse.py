@@ -112,8 +112,10 @@ def test_a_client_without_uuid_is_refused():
 
 
 def test_the_wrong_root_is_refused():
-    with pytest.raises(XpmResponseError, match="Expected a <Response>"):
+    with pytest.raises(XpmResponseError, match="inside a <Response>"):
         parse("<Clients><Client /></Clients>")
+    with pytest.raises(XpmResponseError, match="no <Status>"):
+        parse("<Clients><Status>OK</Status></Clients>")
 
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

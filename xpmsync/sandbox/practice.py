@@ -94,8 +94,12 @@ def _contact(rng: random.Random) -> SandboxContact:
     )
 
 
-def clients(count: int, seed: int = 2026) -> Iterator[SandboxClient]:
-    """The practice's clients, one at a time."""
+def clients(count: int, seed: int = 2026, *, changed_every: int = 0) -> Iterator[SandboxClient]:
+    """The practice's clients, one at a time.
+
+    With ``changed_every`` = N, every Nth client has a different email address: the same
+    practice a day later, with 1/N of its clients edited in XPM.
+    """
     rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     shared: list[SandboxContact] = []
     for n in range(count):
@@ -119,6 +123,8 @@ def clients(count: int, seed: int = 2026) -> Iterator[SandboxClient]:
             is_archived=roll >= 0.95,
             is_deleted=rng.random() < 0.01,
         )
+        if changed_every and n % changed_every == 0:
+            client.email = f"changed{n + 1}@example.com"
         contact_count = rng.choices([0, 1, 2, 3, 4, 5], weights=[10, 55, 20, 9, 4, 2])[0]
         primary_index = rng.randrange(contact_count) if contact_count and rng.random() < 0.6 else -1
         for i in range(contact_count):
@@ -191,12 +197,14 @@ def client_xml(client: SandboxClient) -> str:
     return "".join(parts)
 
 
-def practice_xml(count: int, seed: int = 2026, *, chunk_clients: int = 200) -> Iterator[bytes]:
+def practice_xml(
+    count: int, seed: int = 2026, *, chunk_clients: int = 200, changed_every: int = 0
+) -> Iterator[bytes]:
     """The whole ``client.api/list?detailed=true`` response, in chunks of bytes."""
     yield b'<?xml version="1.0" encoding="utf-8"?>\n'
     yield b'<Response api-method="List"><Status>OK</Status><Clients>'
     batch: list[str] = []
-    for client in clients(count, seed):
+    for client in clients(count, seed, changed_every=changed_every):
         batch.append(client_xml(client))
         if len(batch) >= chunk_clients:
             yield "".join(batch).encode()
