@@ -20,9 +20,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Firm, User
-from clients.contacts import refresh_primary_contacts
 from clients.models import Client, ClientContact, Contact
-from clients.primary import first_word
+from clients.primary import Candidate, choose_primary, first_word
 
 from . import api
 from .models import SyncRun, XpmConnection
@@ -275,10 +274,8 @@ def apply_records(firm: Firm, records: Sequence[ClientRecord], *, connection_id:
     with transaction.atomic():
         client_ids = _apply_clients(firm, records, counts, now)
         active = [r for r in records if r.is_active]
-        contact_ids, touched_contacts = _apply_contacts(firm, active, counts, now)
-        touched_clients = _apply_links(firm, active, client_ids, contact_ids, counts)
-        touched_clients |= _clients_of(touched_contacts)
-        refresh_primary_contacts(firm, touched_clients)
+        contact_ids = _apply_contacts(firm, active, counts, now)
+        _apply_links(firm, active, client_ids, contact_ids, counts)
         # A disconnect that happened meanwhile wins: roll everything back.
         still_connected = (
             XpmConnection.objects.select_for_update()
@@ -290,16 +287,6 @@ def apply_records(firm: Firm, records: Sequence[ClientRecord], *, connection_id:
     return Applied(counts=counts, warnings=_warnings(active))
 
 
-def _clients_of(contact_ids: set[int]) -> set[int]:
-    ids = sorted(contact_ids)
-    clients: set[int] = set()
-    for start in range(0, len(ids), BATCH_SIZE):
-        chunk = ids[start : start + BATCH_SIZE]
-        links = ClientContact.objects.filter(contact_id__in=chunk)
-        clients.update(links.values_list("client_id", flat=True))
-    return clients
-
-
 def _unique(records: Iterable[ClientRecord]) -> list[ClientRecord]:
     seen: dict[str, ClientRecord] = {}
     for record in records:
@@ -307,11 +294,22 @@ def _unique(records: Iterable[ClientRecord]) -> list[ClientRecord]:
     return list(seen.values())
 
 
-def _fit(model, name: str, value):
-    max_length = model._meta.get_field(name).max_length
-    if isinstance(value, str) and max_length and len(value) > max_length:
-        return value[:max_length]
-    return value
+def _max_lengths(model, names) -> dict[str, int]:
+    return {name: model._meta.get_field(name).max_length or 0 for name in names}
+
+
+_CLIENT_LIMITS = _max_lengths(Client, CLIENT_FIELDS)
+_CONTACT_LIMITS = _max_lengths(Contact, CONTACT_FIELDS)
+_POSITION_LIMIT = ClientContact._meta.get_field("position").max_length
+
+
+def _fit(values: dict, limits: dict[str, int]) -> dict:
+    """Cut text to the column sizes, so one over-long value from XPM cannot fail a run."""
+    for name, limit in limits.items():
+        value = values[name]
+        if limit and isinstance(value, str) and len(value) > limit:
+            values[name] = value[:limit]
+    return values
 
 
 def _client_values(record: ClientRecord) -> dict:
@@ -340,7 +338,7 @@ def _client_values(record: ClientRecord) -> dict:
         "business_number": record.business_number,
         "referral_source": record.referral_source,
     }
-    return {name: _fit(Client, name, value) for name, value in values.items()}
+    return _fit(values, _CLIENT_LIMITS)
 
 
 def _contact_values(record: ContactRecord) -> dict:
@@ -355,7 +353,7 @@ def _contact_values(record: ContactRecord) -> dict:
         "phone": record.phone,
         "mobile": record.mobile,
     }
-    return {name: _fit(Contact, name, value) for name, value in values.items()}
+    return _fit(values, _CONTACT_LIMITS)
 
 
 def _apply_clients(firm: Firm, records, counts: dict, now) -> dict[str, int]:
@@ -456,31 +454,58 @@ def _apply_contacts(firm: Firm, active: list[ClientRecord], counts: dict, now):
     counts["contacts_updated"] += len(to_update)
     ids = {uuid: contact.pk for uuid, contact in existing.items()}
     ids.update({str(contact.xpm_uuid): contact.pk for contact in to_create})
-    return ids, {contact.pk for contact in to_update}
+    return ids
 
 
-def _apply_links(firm, active, client_ids, contact_ids, counts) -> set[int]:
-    wanted: dict[tuple[int, int], tuple[str, bool]] = {}
+@dataclass(frozen=True)
+class _Link:
+    position: str
+    is_xpm_primary: bool
+    is_primary: bool
+
+
+def _wanted_links(active, client_ids, contact_ids) -> dict[tuple[int, int], _Link]:
+    """Every link XPM describes, with the primary contact chosen in memory by the rule."""
+    wanted: dict[tuple[int, int], _Link] = {}
     for record in active:
         client_id = client_ids[record.uuid]
-        for contact in record.contacts:
-            if not contact.is_deleted:
-                key = (client_id, contact_ids[contact.uuid])
-                wanted[key] = (
-                    _fit(ClientContact, "position", contact.position),
-                    contact.is_primary,
+        contacts = _unique_contacts(c for c in record.contacts if not c.is_deleted)
+        chosen = choose_primary(
+            [
+                Candidate(
+                    name=c.name, salutation=c.salutation, uuid=c.uuid, is_xpm_primary=c.is_primary
                 )
+                for c in contacts
+            ]
+        )
+        for index, contact in enumerate(contacts):
+            wanted[(client_id, contact_ids[contact.uuid])] = _Link(
+                position=contact.position[:_POSITION_LIMIT],
+                is_xpm_primary=contact.is_primary,
+                is_primary=chosen is not None and chosen[0] == index,
+            )
+    return wanted
+
+
+def _unique_contacts(contacts: Iterable[ContactRecord]) -> list[ContactRecord]:
+    seen: dict[str, ContactRecord] = {}
+    for contact in contacts:
+        seen.setdefault(contact.uuid, contact)
+    return list(seen.values())
+
+
+def _apply_links(firm, active, client_ids, contact_ids, counts) -> None:
+    wanted = _wanted_links(active, client_ids, contact_ids)
     active_ids = {client_ids[record.uuid] for record in active}
     existing = {
         (link.client_id, link.contact_id): link
         for link in ClientContact.objects.for_firm(firm)
         .filter(client__xpm_uuid__isnull=False)
-        .only("id", "client_id", "contact_id", "position", "is_xpm_primary")
+        .only("id", "client_id", "contact_id", "position", "is_xpm_primary", "is_primary")
         if link.client_id in active_ids
     }
-    to_create, to_update, to_delete = [], [], []
-    touched: set[int] = set()
-    for key, (position, is_primary) in wanted.items():
+    to_create, to_update, to_delete, losing_primary = [], [], [], []
+    for key, want in wanted.items():
         link = existing.get(key)
         if link is None:
             to_create.append(
@@ -488,28 +513,30 @@ def _apply_links(firm, active, client_ids, contact_ids, counts) -> set[int]:
                     firm=firm,
                     client_id=key[0],
                     contact_id=key[1],
-                    position=position,
-                    is_xpm_primary=is_primary,
+                    position=want.position,
+                    is_xpm_primary=want.is_xpm_primary,
+                    is_primary=want.is_primary,
                 )
             )
-            touched.add(key[0])
-        elif (link.position, link.is_xpm_primary) != (position, is_primary):
-            link.position, link.is_xpm_primary = position, is_primary
+        elif _Link(link.position, link.is_xpm_primary, link.is_primary) != want:
+            if link.is_primary and not want.is_primary:
+                losing_primary.append(link.pk)
+            link.position, link.is_xpm_primary = want.position, want.is_xpm_primary
+            link.is_primary = want.is_primary
             to_update.append(link)
-            touched.add(key[0])
-    for key, link in existing.items():
-        if key not in wanted:
-            to_delete.append(link.pk)
-            touched.add(key[0])
-    ClientContact.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-    if to_update:
-        ClientContact.objects.bulk_update(
-            to_update, ["position", "is_xpm_primary"], batch_size=BATCH_SIZE
-        )
+    to_delete = [link.pk for key, link in existing.items() if key not in wanted]
+    # Deletions and lost primaries first: one primary per client is a database constraint.
     for start in range(0, len(to_delete), BATCH_SIZE):
         ClientContact.objects.filter(pk__in=to_delete[start : start + BATCH_SIZE]).delete()
+    for start in range(0, len(losing_primary), BATCH_SIZE):
+        chunk = losing_primary[start : start + BATCH_SIZE]
+        ClientContact.objects.filter(pk__in=chunk).update(is_primary=False)
+    if to_update:
+        ClientContact.objects.bulk_update(
+            to_update, ["position", "is_xpm_primary", "is_primary"], batch_size=BATCH_SIZE
+        )
+    ClientContact.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
     counts["contacts_unlinked"] += len(to_delete)
-    return touched
 
 
 def _warnings(active: list[ClientRecord]) -> list[dict]:
