@@ -11,7 +11,7 @@ PYTHON ?= $(shell for candidate in python3.14 python3.13 python3.12 python3 pyth
 	   $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 		echo $$candidate; break; fi; done)
 
-.PHONY: run test lint format install clean worker beat
+.PHONY: run test lint format install clean worker beat bench
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,20 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Benchmarks on PostgreSQL (set DATABASE_URL); figures go to bench/results.json.
+bench: install
+	@if [ -z "$$DATABASE_URL" ]; then echo "make bench measures PostgreSQL: set DATABASE_URL."; exit 1; fi
+	$(PY) manage.py migrate --noinput -v0
+	@mkdir -p bench && rm -f bench/results.jsonl
+	for n in 10000 50000; do \
+		$(PY) manage.py bench_sync --clients $$n --repeat 3 --output bench/results.jsonl && \
+		$(PY) manage.py bench_pages --clients $$n --output bench/results.jsonl || exit 1; \
+	done
+	$(PY) -c "import json; rows = [json.loads(l) for l in open('bench/results.jsonl')]; \
+		json.dump(rows, open('bench/results.json', 'w'), indent=2)"
+	@rm -f bench/results.jsonl
+	@echo "Wrote bench/results.json"
 
 worker: install
 	$(VENV)/bin/celery -A gapportal worker --loglevel=INFO

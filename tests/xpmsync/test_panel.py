@@ -75,3 +75,27 @@ def test_carol_sees_nothing_of_alices_syncs(carol_client, alice, firm_a):
     assert carol_client.get("/xpm/status/").json() == {"status": None}
     assert carol_client.post("/xpm/sync/", follow=True).status_code == 200
     assert SyncRun.objects.count() == 1  # carol has no connection, so nothing was queued
+
+
+def test_a_running_sync_is_polled_until_it_ends(alice_verified, alice, firm_a):
+    make_connection(firm_a, alice)
+    SyncRun.objects.create(
+        firm=firm_a, trigger="manual", status="running",
+        lease_expires_at=timezone.now() + timedelta(minutes=30),
+    )  # fmt: skip
+    page = alice_verified.get("/xpm/").content.decode()
+    assert 'data-status-url="/xpm/status/" data-active' in page
+    assert "js/sync_status.js" in page
+
+
+def test_operators_sync_a_firm_from_the_command_line(firm_a, alice, xero):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_connection(firm_a, alice)
+    serve(xero)
+    out = StringIO()
+    call_command("sync_xpm", str(firm_a.pk), stdout=out)
+    assert "Succeeded" in out.getvalue()
+    assert SyncRun.objects.get().trigger == "manual"

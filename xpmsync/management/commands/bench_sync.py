@@ -87,8 +87,11 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=10_000)
         parser.add_argument("--repeat", type=int, default=3)
         parser.add_argument("--output", help="Also append the results to this JSON-lines file.")
+        parser.add_argument(
+            "--keep", action="store_true", help="Keep the synced benchmark firm (for bench_pages)."
+        )
 
-    def handle(self, *args, clients, repeat, output, **options):
+    def handle(self, *args, clients, repeat, output, keep=False, **options):
         firm, connection_row = self._fresh_firm()
         results = []
         with serve_practice(clients) as (server, handler):
@@ -104,7 +107,8 @@ class Command(BaseCommand):
                         last, seconds, queries = self._timed_run(firm, connection_row)
                         timings.append(seconds)
                     results.append(self._report(phase, clients, timings, queries, last))
-        self._cleanup(firm)
+        if not keep:
+            self._cleanup(firm)
         for result in results:
             line = json.dumps(result)
             self.stdout.write(line)

@@ -1,0 +1,91 @@
+"""Benchmark the Clients pages at a given number of synced clients.
+
+Seeds a firm through the real sync (a generated practice served over local HTTP), then times
+the client list (first page, a search, a filter, a late page) and a client profile with its
+Contacts tab through Django's test client, printing medians and query counts as JSON.
+"""
+
+import io
+import json
+import statistics
+import time
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django.test import Client as HttpClient
+from django.test.utils import override_settings
+from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Firm, User
+from clients.models import Client
+from xpmsync.management.commands.bench_sync import BENCH_FIRM, QueryCounter
+
+
+class Command(BaseCommand):
+    help = "Time the Clients pages with N synced clients and print JSON lines."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--clients", type=int, default=10_000)
+        parser.add_argument("--repeat", type=int, default=15)
+        parser.add_argument("--output", help="Also append the results to this JSON-lines file.")
+
+    def handle(self, *args, clients, repeat, output, **options):
+        with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"]):
+            call_command("bench_sync", clients=clients, repeat=1, keep=True, stdout=io.StringIO())
+            firm = Firm.objects.get(name=BENCH_FIRM)
+            http = self._verified_client(firm)
+            sample = (
+                Client.objects.for_firm(firm).filter(links__isnull=False).order_by("pk").first()
+            )
+            late_page = max(1, Client.objects.for_firm(firm).count() // 25 - 1)
+            pages = {
+                "list_first_page": "/clients/",
+                "list_search": "/clients/?q=smith",
+                "list_filter_prospects": "/clients/?show=prospects",
+                "list_late_page": f"/clients/?page={late_page}",
+                "profile_details": f"/clients/{sample.pk}/",
+                "profile_contacts": f"/clients/{sample.pk}/contacts/",
+            }
+            results = [self._time(http, name, url, clients, repeat) for name, url in pages.items()]
+            firm.delete()
+        for result in results:
+            line = json.dumps(result)
+            self.stdout.write(line)
+            if output:
+                with open(output, "a") as file:
+                    file.write(line + "\n")
+
+    def _verified_client(self, firm: Firm) -> HttpClient:
+        user = User.objects.filter(firm=firm).first()
+        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+        http = HttpClient()
+        http.force_login(user)
+        session = http.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return http
+
+    def _time(self, http: HttpClient, name: str, url: str, clients: int, repeat: int) -> dict:
+        http.get(url)  # warm up
+        timings, queries = [], 0
+        for _ in range(repeat):
+            counter = QueryCounter()
+            started = time.perf_counter()
+            with connection.execute_wrapper(counter):
+                response = http.get(url)
+            timings.append(time.perf_counter() - started)
+            queries = counter.count
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}")
+        return {
+            "benchmark": "pages",
+            "page": name,
+            "clients": clients,
+            "ms_median": round(statistics.median(timings) * 1000, 1),
+            "sql_queries": queries,
+            "database": connection.vendor,
+            "at": timezone.now().isoformat(timespec="seconds"),
+        }
