@@ -67,6 +67,10 @@ class Client(models.Model):
         ]
         indexes = [
             models.Index("firm", Lower("name"), name="client_firm_name_idx"),
+            # The client list's default view: one firm's current clients in name order.
+            models.Index(
+                "firm", "is_archived", "is_prospect", Lower("name"), "id", name="client_list_idx"
+            ),
             models.Index(fields=["firm", "-created_at"], name="client_firm_created_idx"),
         ]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -38,6 +38,8 @@ MAX_ATTEMPTS = 4
 # Retry waits stay well below Redis's visibility timeout (an hour).
 MAX_RETRY_WAIT = 600
 BATCH_SIZE = 1000
+# Rows created in one run past which the planner's statistics are refreshed.
+ANALYZE_AFTER = 1000
 WARNING_NAMES = 20
 
 CLIENT_FIELDS = [
@@ -284,7 +286,23 @@ def apply_records(firm: Firm, records: Sequence[ClientRecord], *, connection_id:
         )
         if not still_connected:
             raise SyncAborted("The firm disconnected from XPM during the sync; nothing was kept.")
+    if counts["clients_created"] + counts["contacts_created"] >= ANALYZE_AFTER:
+        _refresh_planner_statistics()
     return Applied(counts=counts, warnings=_warnings(active))
+
+
+def _refresh_planner_statistics() -> None:
+    """After a big first sync, tell PostgreSQL's planner the tables grew.
+
+    Until autovacuum gets round to it, the planner believes a new firm has a handful of rows and
+    sorts all of them for the client list instead of walking the list's index (56 ms against
+    0.1 ms at 50,000 clients).
+    """
+    if connection.vendor != "postgresql":
+        return
+    tables = [model._meta.db_table for model in (Client, Contact, ClientContact)]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
 
 
 def _unique(records: Iterable[ClientRecord]) -> list[ClientRecord]:
