@@ -6,7 +6,6 @@ Contacts tab through Django's test client, printing medians and query counts as 
 """
 
 import io
-import json
 import statistics
 import time
 
@@ -21,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Firm, User
 from clients.models import Client
-from xpmsync.management.commands.bench_sync import BENCH_FIRM, QueryCounter
+from xpmsync.management.commands.bench_sync import BENCH_FIRM, QueryCounter, write_results
 
 
 class Command(BaseCommand):
@@ -51,12 +50,7 @@ class Command(BaseCommand):
             }
             results = [self._time(http, name, url, clients, repeat) for name, url in pages.items()]
             firm.delete()
-        for result in results:
-            line = json.dumps(result)
-            self.stdout.write(line)
-            if output:
-                with open(output, "a") as file:
-                    file.write(line + "\n")
+        write_results(self.stdout, results, output)
 
     def _verified_client(self, firm: Firm) -> HttpClient:
         user = User.objects.filter(firm=firm).first()

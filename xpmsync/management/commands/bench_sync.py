@@ -76,6 +76,16 @@ class QueryCounter:
         return execute(sql, params, many, context)
 
 
+def write_results(stdout, results: list[dict], output: str | None) -> None:
+    """Print one JSON object a line, and append them to ``output`` when given."""
+    for result in results:
+        line = json.dumps(result)
+        stdout.write(line)
+        if output:
+            with open(output, "a") as file:
+                file.write(line + "\n")
+
+
 def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -109,12 +119,7 @@ class Command(BaseCommand):
                     results.append(self._report(phase, clients, timings, queries, last))
         if not keep:
             self._cleanup(firm)
-        for result in results:
-            line = json.dumps(result)
-            self.stdout.write(line)
-            if output:
-                with open(output, "a") as file:
-                    file.write(line + "\n")
+        write_results(self.stdout, results, output)
 
     def _fresh_firm(self):
         self._cleanup(Firm.objects.filter(name=BENCH_FIRM).first())
