@@ -192,6 +192,8 @@ CSRF_COOKIE_HTTPONLY = True
 # shown in authenticator apps, and the exponential delay after wrong codes (1 s, 2 s, 4 s, ...).
 OTP_TOTP_ISSUER = "The Gap Portal"
 OTP_TOTP_THROTTLE_FACTOR = 1
+# The Django admin never shows a TOTP key or its QR code, even to platform operators.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # A password entry this recent lets a user enrol in MFA without typing it again.
 RECENT_PASSWORD_SECONDS = 10 * 60
 

@@ -1,5 +1,6 @@
 """Access tokens: refresh with rotation, invalid_grant, and encryption at rest."""
 
+import logging
 from urllib.parse import parse_qs
 
 import pytest
@@ -68,3 +69,13 @@ def test_tokens_survive_key_rotation(settings):
         assert tokens.decrypt(ciphertext) == "secret-token"
     with override_settings(TOKEN_ENCRYPTION_KEYS=[new_key]), pytest.raises(tokens.TokenUnreadable):
         tokens.decrypt(ciphertext)
+
+
+def test_tokens_never_reach_the_logs(firm_a, alice, xero, caplog):
+    xero.post(TOKEN_URL, json=token_body(7))
+    xpm = make_connection(firm_a, alice, expired=True)
+    with caplog.at_level(logging.DEBUG):
+        api.fresh_access_token(xpm)
+    logged = caplog.text
+    for secret in ("access-token-7", "refresh-token-7", "refresh-token-0"):
+        assert secret not in logged
