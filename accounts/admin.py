@@ -76,16 +76,20 @@ class UserAdmin(BaseUserAdmin):
     )
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "firm", "action", "actor_email", "detail", "ip_address"]
-    list_filter = ["action", "firm"]
-    list_select_related = ["firm"]
-    search_fields = ["actor_email", "detail"]
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the platform writes itself (audit events, XPM connections, sync runs): look only."""
 
     def has_add_permission(self, request) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "firm", "action", "actor_email", "detail", "ip_address"]
+    list_filter = ["action", "firm"]
+    list_select_related = ["firm"]
+    search_fields = ["actor_email", "detail"]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]

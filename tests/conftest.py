@@ -100,3 +100,16 @@ def verified():
         return http
 
     return log_in
+
+
+@pytest.fixture
+def operator_client(client, db):
+    """A platform operator (no firm), logged in with password and code."""
+    from tests.factories import make_operator
+    from tests.totp import code_for, make_device
+
+    operator, password = make_operator()
+    device = make_device(operator)
+    client.post("/accounts/login/", {"username": operator.email, "password": password})
+    client.post("/accounts/login/code/", {"code": code_for(device)})
+    return client

@@ -41,3 +41,9 @@ def add_contact(client: Client, name: str, *, position: str = "", is_xpm_primary
     )
     refresh_primary_contacts(client.firm, [client.pk])
     return contact
+
+
+def make_operator(email: str = "ops@gapportal.example.com") -> tuple[User, str]:
+    """A platform operator (Django admin, no firm) and their password."""
+    password = "operator-pass-123456"
+    return User.objects.create_superuser(email, password), password

@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts.middleware import ENROL_ALLOWED, VERIFY_ALLOWED
 from accounts.models import User
 from clients.models import Client, ClientImport
-from tests.totp import code_for, make_device
+from tests.totp import make_device
 
 # URLs anyone may open without logging in.
 PUBLIC_URL_NAMES = {
@@ -147,16 +147,6 @@ def test_an_unverified_session_of_a_user_with_mfa_reaches_only_the_code_page(
         response = getattr(alice_client, method)(_concrete(route, alice.pk))
         assert response.status_code == 302, f"{method} {name}"
         assert response["Location"].startswith("/accounts/login/code/"), f"{method} {name}"
-
-
-@pytest.fixture
-def operator_client(client, db):
-    password = "operator-pass-123456"
-    operator = User.objects.create_superuser("ops@gapportal.example.com", password)
-    device = make_device(operator)
-    client.post("/accounts/login/", {"username": operator.email, "password": password})
-    client.post("/accounts/login/code/", {"code": code_for(device)})
-    return client
 
 
 def test_a_platform_operator_without_a_firm_cannot_open_firm_pages(operator_client):

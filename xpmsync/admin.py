@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from accounts.admin import ReadOnlyAdmin
+
 from .models import SyncRun, XpmConnection
 
 
 @admin.register(XpmConnection)
-class XpmConnectionAdmin(admin.ModelAdmin):
+class XpmConnectionAdmin(ReadOnlyAdmin):
     """Read-only, and never the tokens, even encrypted."""
 
     list_display = ["firm", "tenant_name", "status", "connected_by", "connected_at"]
@@ -17,23 +19,11 @@ class XpmConnectionAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     readonly_fields = fields
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(ReadOnlyAdmin):
     list_display = ["firm", "trigger", "status", "queued_at", "finished_at", "api_calls"]
     list_filter = ["status", "trigger"]
     list_select_related = ["firm"]
     search_fields = ["firm__name", "error"]
     readonly_fields = [f.name for f in SyncRun._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -4,8 +4,8 @@ from django.core import mail
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import policy
-from accounts.models import AuditEvent, BackupCode, User
-from tests.factories import PASSWORD, make_user
+from accounts.models import AuditEvent, BackupCode
+from tests.factories import PASSWORD, make_operator, make_user
 from tests.totp import code_for, enrol, make_device
 
 POLICY_URL = "/accounts/users/mfa-policy/"
@@ -138,10 +138,8 @@ def test_manage_users_shows_who_has_mfa(alice_client, bob, firm_a):
 
 
 def test_platform_operator_must_use_mfa_for_the_django_admin(client, db):
-    operator = User.objects.create_superuser("ops@gapportal.example.com", "operator-pass-123456")
-    client.post(
-        "/accounts/login/", {"username": operator.email, "password": "operator-pass-123456"}
-    )
+    operator, password = make_operator()
+    client.post("/accounts/login/", {"username": operator.email, "password": password})
     response = client.get("/platform-admin/")
     assert response["Location"].startswith("/accounts/settings/mfa/")
     client.get("/accounts/settings/mfa/")

@@ -1,20 +1,7 @@
 """Tokens, TOTP keys and passwords stay out of admin pages, logs and error pages."""
 
-import pytest
-
-from accounts.models import User
-from tests.totp import code_for, make_device
+from tests.totp import make_device
 from tests.xpmsync.factories import make_connection
-
-
-@pytest.fixture
-def operator_client(client, db):
-    password = "operator-pass-123456"
-    operator = User.objects.create_superuser("ops@gapportal.example.com", password)
-    device = make_device(operator)
-    client.post("/accounts/login/", {"username": operator.email, "password": password})
-    client.post("/accounts/login/code/", {"code": code_for(device)})
-    return client
 
 
 def test_admin_pages_show_no_tokens_keys_or_password_hashes(operator_client, firm_a, alice):
