@@ -161,3 +161,48 @@ def test_django_admin_login_goes_through_the_portal_login(client, db):
 
 def test_operator_reaches_the_django_admin(operator_client):
     assert operator_client.get("/platform-admin/accounts/firm/").status_code == 200
+
+
+# Views that change state: they answer GET with 405 (CSRF protects their POST).
+STATE_CHANGING_URL_NAMES = {
+    "accounts:logout",
+    "accounts:email-change",
+    "accounts:mfa-backup-codes",
+    "accounts:mfa-disable",
+    "accounts:user-delete",
+    "accounts:user-reset-mfa",
+    "accounts:mfa-policy",
+    "clients:client-archive",
+    "clients:client-delete",
+    "clients:import-confirm",
+    "xpmsync:connect",
+    "xpmsync:choose",
+    "xpmsync:disconnect",
+    "xpmsync:sync-now",
+}
+
+
+@pytest.mark.parametrize("name,route", [u for u in ALL_URLS if u[0] in STATE_CHANGING_URL_NAMES])
+def test_state_changing_urls_refuse_get(
+    verified, alice, bob, alice_firm_client_record, name, route
+):
+    alice_client = verified(alice)
+    pk = _alice_objects(alice, bob, alice_firm_client_record).get(name, bob.pk)
+    response = alice_client.get(_concrete(route, pk))
+    assert response.status_code == 405, name
+    assert User.objects.filter(pk=bob.pk, is_active=True).exists()
+    assert Client.objects.filter(pk=alice_firm_client_record.pk, is_archived=False).exists()
+
+
+def test_every_state_changing_url_exists():
+    assert {name for name, _ in ALL_URLS} >= STATE_CHANGING_URL_NAMES
+
+
+def test_post_without_a_csrf_token_is_refused(alice, bob):
+    from django.test import Client as HttpClient
+
+    strict = HttpClient(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    response = strict.post(f"/accounts/users/{bob.pk}/delete/")
+    assert response.status_code == 403
+    assert User.objects.filter(pk=bob.pk).exists()
