@@ -88,18 +88,10 @@ def _tasks_run_in_process():
 
 @pytest.fixture
 def verified():
-    """Log a user in as a person would, with their password and a code from a new device."""
-    from tests.factories import PASSWORD
-    from tests.totp import code_for, make_device
+    """Log a user in on a client of their own, with their password and a code."""
+    from tests.totp import sign_in
 
-    def log_in(user) -> HttpClient:
-        http = HttpClient()
-        device = make_device(user)
-        http.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-        http.post("/accounts/login/code/", {"code": code_for(device)})
-        return http
-
-    return log_in
+    return lambda user: sign_in(HttpClient(), user)
 
 
 @pytest.fixture

@@ -29,3 +29,14 @@ def enrol(user) -> tuple[TOTPDevice, list[str]]:
 def make_device(user, **fields) -> TOTPDevice:
     """A confirmed device that has never accepted a code (no backup codes)."""
     return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True, **fields)
+
+
+def sign_in(http, user, device: TOTPDevice | None = None, steps: int = 0):
+    """Log ``user`` in on ``http`` as a person would: password, then a code from the device
+    (a new one unless given). Returns ``http``."""
+    from tests.factories import PASSWORD
+
+    device = device or make_device(user)
+    http.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
+    http.post("/accounts/login/code/", {"code": code_for(device, steps)})
+    return http

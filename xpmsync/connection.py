@@ -12,7 +12,7 @@ from accounts.models import AuditEvent, Firm, User
 from accounts.policy import tracking_mfa_requirement
 from gapportal.mail import send_templated_email
 
-from . import api
+from . import api, sync
 from .models import SyncRun, XpmConnection
 from .tokens import TokenUnreadable
 
@@ -77,11 +77,9 @@ def _activate(connection: XpmConnection, tenant: dict, *, by: User) -> None:
 
 def start_first_sync(firm: Firm, by: User) -> None:
     """Queue the first sync once the connection is committed; its summary goes to ``by``."""
-    from .sync import NotConnected, QueueUnavailable, SyncAlreadyRunning, request_sync
-
     try:
-        request_sync(firm, trigger=SyncRun.Trigger.FIRST, user=by)
-    except (SyncAlreadyRunning, NotConnected, QueueUnavailable) as error:
+        sync.request_sync(firm, trigger=SyncRun.Trigger.FIRST, user=by)
+    except (sync.SyncAlreadyRunning, sync.NotConnected, sync.QueueUnavailable) as error:
         # The daily dispatcher, or Sync Now, picks it up later.
         logger.warning("First sync for firm %s not queued: %s", firm.pk, error)
 

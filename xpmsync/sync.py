@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from accounts.models import Firm, User
 from clients.models import Client, ClientContact, Contact
@@ -26,6 +27,7 @@ from clients.primary import Candidate, choose_primary, first_word
 from . import api
 from .models import SyncRun, XpmConnection
 from .parse import ClientRecord, ContactRecord, XpmResponseError, parse_client_list
+from .summary import send_summary
 from .tokens import TokenUnreadable
 
 logger = logging.getLogger(__name__)
@@ -113,8 +115,6 @@ def _enqueue(run: SyncRun, countdown: int | None) -> None:
 
 
 def _is_broker_error(error: Exception) -> bool:
-    from kombu.exceptions import OperationalError
-
     return isinstance(error, OperationalError | ConnectionError | OSError)
 
 
@@ -235,8 +235,6 @@ def _finish(run: SyncRun, status: str, **fields) -> None:
 def _notify(run: SyncRun) -> None:
     if run.status in SyncRun.ACTIVE_STATUSES:
         return
-    from .summary import send_summary
-
     try:
         send_summary(run)
     except Exception:
@@ -270,7 +268,7 @@ class Applied:
 
 def apply_records(firm: Firm, records: Sequence[ClientRecord], *, connection_id: int) -> Applied:
     """Make the firm's XPM clients, contacts and links mirror ``records``, all or nothing."""
-    records = _unique(records)
+    records = _first_by_uuid(records)
     counts = dict.fromkeys(SyncRun.COUNTS, 0)
     now = timezone.now()
     with transaction.atomic():
@@ -305,10 +303,11 @@ def _refresh_planner_statistics() -> None:
         cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
 
 
-def _unique(records: Iterable[ClientRecord]) -> list[ClientRecord]:
-    seen: dict[str, ClientRecord] = {}
-    for record in records:
-        seen.setdefault(record.uuid, record)
+def _first_by_uuid(items: Iterable) -> list:
+    """The items with their UUIDs' first occurrences only, in order."""
+    seen: dict = {}
+    for item in items:
+        seen.setdefault(item.uuid, item)
     return list(seen.values())
 
 
@@ -489,7 +488,7 @@ def _wanted_links(active, client_ids, contact_ids) -> dict[tuple[int, int], _Lin
     wanted: dict[tuple[int, int], _Link] = {}
     for record in active:
         client_id = client_ids[record.uuid]
-        contacts = _unique_contacts(c for c in record.contacts if not c.is_deleted)
+        contacts = _first_by_uuid(c for c in record.contacts if not c.is_deleted)
         chosen = choose_primary(
             [
                 Candidate(
@@ -505,13 +504,6 @@ def _wanted_links(active, client_ids, contact_ids) -> dict[tuple[int, int], _Lin
                 is_primary=chosen is not None and chosen[0] == index,
             )
     return wanted
-
-
-def _unique_contacts(contacts: Iterable[ContactRecord]) -> list[ContactRecord]:
-    seen: dict[str, ContactRecord] = {}
-    for contact in contacts:
-        seen.setdefault(contact.uuid, contact)
-    return list(seen.values())
 
 
 def _apply_links(firm, active, client_ids, contact_ids, counts) -> None:

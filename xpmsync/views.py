@@ -16,8 +16,8 @@ from . import api, connection, oauth, schedule, sync
 from .models import SyncRun, XpmConnection
 
 
-def _connection_for(request: HttpRequest) -> XpmConnection | None:
-    """The XPM connection of the admin's own firm, if there is one."""
+def get_connection(request: HttpRequest) -> XpmConnection | None:
+    """The XPM connection of the user's own firm, if there is one."""
     return XpmConnection.objects.for_firm(get_firm(request)).select_related("connected_by").first()
 
 
@@ -25,7 +25,7 @@ def _connection_for(request: HttpRequest) -> XpmConnection | None:
 @firm_admin_required
 def panel(request: HttpRequest) -> HttpResponse:
     """The Xero Sync page: the connected panel, the practice choice, or the connect steps."""
-    xpm = _connection_for(request)
+    xpm = get_connection(request)
     if xpm is not None and xpm.status == XpmConnection.Status.CHOOSING:
         return render(request, "xpmsync/choose.html", {"connection": xpm})
     if xpm is not None:
@@ -93,7 +93,7 @@ def _after_connecting(request: HttpRequest, xpm: XpmConnection) -> HttpResponse:
 @require_POST
 @firm_admin_required
 def choose(request: HttpRequest) -> HttpResponse:
-    xpm = _connection_for(request)
+    xpm = get_connection(request)
     if xpm is None or xpm.status != XpmConnection.Status.CHOOSING:
         return redirect("xpmsync:panel")
     try:

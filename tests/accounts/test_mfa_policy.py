@@ -6,15 +6,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import policy
 from accounts.models import AuditEvent, BackupCode
 from tests.factories import PASSWORD, make_operator, make_user
-from tests.totp import code_for, enrol, make_device
+from tests.totp import code_for, enrol, make_device, sign_in
 
 POLICY_URL = "/accounts/users/mfa-policy/"
-
-
-def verified_client(client, user, device, steps=0):
-    client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    client.post("/accounts/login/code/", {"code": code_for(device, steps)})
-    return client
 
 
 def test_switching_the_policy_on_emails_exactly_the_users_without_mfa_once(
@@ -24,7 +18,7 @@ def test_switching_the_policy_on_emails_exactly_the_users_without_mfa_once(
     with_mfa = make_user(firm_a, "has-mfa@alpha.example.com")
     make_device(with_mfa)
     make_user(firm_a, "inactive@alpha.example.com", is_active=False)
-    verified_client(client, alice, alice_device)
+    sign_in(client, alice, alice_device)
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -54,7 +48,7 @@ def test_switching_the_policy_off(client, alice, firm_a):
     device = make_device(alice)
     firm_a.is_mfa_required_by_admin = True
     firm_a.save()
-    verified_client(client, alice, device)
+    sign_in(client, alice, device)
     client.post(POLICY_URL, {})
     firm_a.refresh_from_db()
     assert not firm_a.requires_mfa
@@ -101,7 +95,7 @@ def test_admin_reset_removes_mfa_ends_sessions_and_requires_enrolment(
     client, alice_client, bob, firm_a
 ):
     device, _codes = enrol(bob)
-    bob_session = verified_client(client, bob, device, steps=1)
+    bob_session = sign_in(client, bob, device, steps=1)
     assert bob_session.get("/clients/").status_code == 200
     mail.outbox.clear()
 

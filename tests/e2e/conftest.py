@@ -6,15 +6,14 @@ to tests/e2e/artifacts/ (git-ignored).
 """
 
 import base64
-import hashlib
-import hmac
 import os
 import shutil
-import struct
-import time
 from pathlib import Path
 
 import pytest
+from django_otp.oath import totp
+
+from tests.sandbox import point_xero_at_sandbox
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -61,12 +60,7 @@ def portal(live_server, settings):
     base = live_server.url
     settings.SITE_URL = base
     settings.XERO_REDIRECT_URI = base + "/xpm/callback/"
-    sandbox = base + "/xero-sandbox"
-    settings.XERO_AUTHORIZE_URL = sandbox + "/identity/connect/authorize"
-    settings.XERO_TOKEN_URL = sandbox + "/identity/connect/token"
-    settings.XERO_REVOCATION_URL = sandbox + "/identity/connect/revocation"
-    settings.XERO_CONNECTIONS_URL = sandbox + "/api/connections"
-    settings.XPM_API_URL = sandbox + "/api/practicemanager/3.1/"
+    point_xero_at_sandbox(settings, base)
     settings.XPM_SANDBOX_CLIENTS = 30
     return base
 
@@ -124,14 +118,11 @@ def _screenshot(page, test_name: str, name: str) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-def totp_now(secret: str, steps: int = 0) -> str:
-    """What an authenticator app shows for this base32 secret, as a person's phone would."""
-    key = base64.b32decode(secret.replace(" ", "") + "=" * (-len(secret.replace(" ", "")) % 8))
-    counter = int(time.time()) // 30 + steps
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
-    return f"{value % 1_000_000:06d}"
+def totp_now(secret: str) -> str:
+    """What an authenticator app shows for the base32 key printed on the page."""
+    compact = secret.replace(" ", "")
+    key = base64.b32decode(compact + "=" * (-len(compact) % 8))
+    return f"{totp(key):06d}"
 
 
 def log_in(page, base: str, email: str, password: str) -> None:

@@ -3,8 +3,8 @@ from urllib.parse import urlsplit
 import pytest
 import responses
 
-from tests.factories import PASSWORD
-from tests.totp import code_for, make_device
+from tests.sandbox import point_xero_at_sandbox
+from tests.totp import sign_in
 from xpmsync.sandbox.models import Scenario
 
 TOKEN_URL = "https://identity.xero.com/connect/token"
@@ -50,32 +50,18 @@ def xero(settings):
 @pytest.fixture
 def alice_verified(client, alice):
     """Alice with MFA, logged in with her password and a code."""
-    device = make_device(alice)
-    client.post("/accounts/login/", {"username": alice.email, "password": PASSWORD})
-    client.post("/accounts/login/code/", {"code": code_for(device)})
-    return client
+    return sign_in(client, alice)
 
 
 @pytest.fixture
 def sandbox(live_server, settings):
-    base = live_server.url + "/xero-sandbox"
-    settings.XERO_AUTHORIZE_URL = base + "/identity/connect/authorize"
-    settings.XERO_TOKEN_URL = base + "/identity/connect/token"
-    settings.XERO_REVOCATION_URL = base + "/identity/connect/revocation"
-    settings.XERO_CONNECTIONS_URL = base + "/api/connections"
-    settings.XPM_API_URL = base + "/api/practicemanager/3.1/"
+    point_xero_at_sandbox(settings, live_server.url)
     return Scenario.current()
 
 
 def path_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
-
-
-def log_in_with_mfa(client, user):
-    device = make_device(user)
-    client.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    client.post("/accounts/login/code/", {"code": code_for(device)})
 
 
 def consent(client, decision="allow"):

@@ -2,16 +2,17 @@
 
 import pytest
 
+from tests.totp import sign_in
 from xpmsync.models import XpmConnection
 from xpmsync.sandbox.models import Scenario, Token
 
-from .conftest import consent, log_in_with_mfa
+from .conftest import consent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_connect_and_disconnect_against_the_sandbox(client, alice, firm_a, sandbox):
-    log_in_with_mfa(client, alice)
+    sign_in(client, alice)
     landed = consent(client)
     assert landed.status_code == 302 and landed["Location"] == "/clients/manage/"
     xpm = XpmConnection.objects.get(firm=firm_a)
@@ -25,7 +26,7 @@ def test_connect_and_disconnect_against_the_sandbox(client, alice, firm_a, sandb
 
 
 def test_deny_in_the_sandbox_stores_nothing(client, alice, firm_a, sandbox):
-    log_in_with_mfa(client, alice)
+    sign_in(client, alice)
     page = consent(client, decision="deny")
     assert b"You chose not to allow access" in page.content
     assert not XpmConnection.objects.exists()
@@ -34,7 +35,7 @@ def test_deny_in_the_sandbox_stores_nothing(client, alice, firm_a, sandbox):
 def test_the_sandbox_can_play_the_missing_staff_permission(client, alice, firm_a, sandbox):
     sandbox.tenants = Scenario.Tenants.NONE
     sandbox.save()
-    log_in_with_mfa(client, alice)
+    sign_in(client, alice)
     page = consent(client)
     assert b"Connect third-party add-ons" in page.content
     assert not XpmConnection.objects.exists()
@@ -43,7 +44,7 @@ def test_the_sandbox_can_play_the_missing_staff_permission(client, alice, firm_a
 def test_the_sandbox_rotates_refresh_tokens_and_refuses_dead_ones(client, alice, firm_a, sandbox):
     from xpmsync import api
 
-    log_in_with_mfa(client, alice)
+    sign_in(client, alice)
     consent(client)
     xpm = XpmConnection.objects.get(firm=firm_a)
     first_refresh = xpm.refresh_token
@@ -60,7 +61,7 @@ def test_connecting_to_the_sandbox_runs_the_first_sync(client, alice, firm_a, sa
     from clients.models import Client
     from xpmsync.models import SyncRun
 
-    log_in_with_mfa(client, alice)
+    sign_in(client, alice)
     consent(client)
     run = SyncRun.objects.get(firm=firm_a)
     assert (run.trigger, run.status) == ("first", "succeeded")
@@ -81,7 +82,7 @@ def test_the_sandbox_plays_back_failures(client, alice, firm_a, sandbox, failure
 
     sandbox.failure = failure
     sandbox.save()
-    log_in_with_mfa(client, alice)
+    sign_in(client, alice)
     consent(client)
     run = SyncRun.objects.get(firm=firm_a)
     assert run.status == "failed" and expected in run.error
@@ -93,7 +94,7 @@ def test_the_sandbox_429_is_retried(client, alice, firm_a, sandbox):
     sandbox.failure = Scenario.Failure.RATE_LIMITED
     sandbox.failures_left = 1
     sandbox.save()
-    log_in_with_mfa(client, alice)
+    sign_in(client, alice)
     consent(client)
     run = SyncRun.objects.get(firm=firm_a)
     assert run.status == "succeeded" and run.attempts == 2

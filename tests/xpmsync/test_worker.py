@@ -8,9 +8,10 @@ from celery.contrib.testing.worker import start_worker
 
 from clients.models import Client
 from gapportal.celery import app
+from tests.totp import sign_in
 from xpmsync.models import SyncRun
 
-from .conftest import consent, log_in_with_mfa
+from .conftest import consent
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -19,7 +20,7 @@ pytestmark = [
 
 
 def test_sync_now_is_run_by_a_worker(client, alice, firm_a, sandbox):
-    log_in_with_mfa(client, alice)
+    sign_in(client, alice)
     consent(client)  # connecting runs the first sync in-process
     Client.objects.for_firm(firm_a).delete()
 
