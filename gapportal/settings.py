@@ -244,6 +244,10 @@ else:
 # Seconds: connect/read for ordinary calls; the client list can take minutes to arrive.
 XERO_TIMEOUT = (10, 30)
 XPM_LIST_TIMEOUT = (10, 600)
+# The largest client list accepted (a 50,000-client practice sends about 60 MB). It is spooled to
+# a temporary file past XPM_LIST_SPOOL_IN_MEMORY, so memory stays flat whatever its size.
+XPM_LIST_MAX_BYTES = 512 * 2**20
+XPM_LIST_SPOOL_IN_MEMORY = 8 * 2**20
 # Keys for encrypting OAuth tokens at rest (Fernet), newest first: add a new key in front to
 # rotate; old tokens still decrypt with the keys behind it.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEY", default=[])

@@ -9,9 +9,8 @@ whether another worker already refreshed, and saves the new tokens before the lo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import IO
 
 import requests
 from django.conf import settings
@@ -25,6 +24,7 @@ from .models import XpmConnection
 logger = logging.getLogger(__name__)
 
 PRACTICE_MANAGER = "PRACTICEMANAGER"
+DOWNLOAD_CHUNK = 256 * 1024
 
 
 class XeroError(Exception):
@@ -49,6 +49,10 @@ class RateLimited(XeroError):
 
     def __str__(self) -> str:
         return f"Xero's {self.problem or 'rate'} limit was reached."
+
+
+class ResponseTooLarge(XeroError):
+    """The response is bigger than any real practice's client list."""
 
 
 class Unavailable(XeroError):
@@ -228,16 +232,30 @@ class XpmClient:
     calls: int = 0
     rate_limits: RateLimits = field(default_factory=RateLimits)
 
-    @contextmanager
-    def client_list(self) -> Iterator[requests.Response]:
-        """The detailed client list as a streamed response; read ``.raw`` incrementally."""
+    def download_client_list(self, into: IO[bytes]) -> int:
+        """Write the detailed client list into the file ``into``; return its size in bytes.
+
+        Downloading it whole before anything is applied keeps a slow or broken connection out
+        of the sync's database transaction; a file (spooled to disk when large) keeps memory
+        flat. A list beyond XPM_LIST_MAX_BYTES is refused.
+        """
         url = settings.XPM_API_URL + "client.api/list"
         response = self._get(url, params={"detailed": "true"}, stream=True)
+        size = 0
         try:
-            response.raw.decode_content = True
-            yield response
+            for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                size += len(chunk)
+                if size > settings.XPM_LIST_MAX_BYTES:
+                    raise ResponseTooLarge(
+                        "XPM's client list is larger than the "
+                        f"{settings.XPM_LIST_MAX_BYTES // 2**20} MB the portal accepts."
+                    )
+                into.write(chunk)
+        except requests.RequestException as error:
+            raise Unavailable("The client list stopped arriving before it was complete.") from error
         finally:
             response.close()
+        return size
 
     def _get(self, url: str, **kwargs) -> requests.Response:
         token = fresh_access_token(self.connection)

@@ -9,12 +9,15 @@ nothing changed. Matching is on XPM UUIDs only.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -24,7 +27,7 @@ from accounts.models import Firm, User
 from clients.models import Client, ClientContact, Contact
 from clients.primary import Candidate, choose_primary, first_word
 
-from . import api
+from . import api, bulk
 from .models import SyncRun, XpmConnection
 from .parse import ClientRecord, ContactRecord, XpmResponseError, parse_client_list
 from .summary import send_summary
@@ -39,7 +42,8 @@ QUEUE_TIMEOUT = timedelta(hours=2)
 MAX_ATTEMPTS = 4
 # Retry waits stay well below Redis's visibility timeout (an hour).
 MAX_RETRY_WAIT = 600
-BATCH_SIZE = 1000
+# Clients applied together: each batch costs a handful of queries and holds little memory.
+BATCH_SIZE = 2000
 # Rows created in one run past which the planner's statistics are refreshed.
 ANALYZE_AFTER = 1000
 WARNING_NAMES = 20
@@ -248,13 +252,14 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
     if connection is None:
         raise NotConnected("The firm is no longer connected to Xero Practice Manager.")
     xpm = api.XpmClient(connection)
-    try:
-        with xpm.client_list() as response:
-            records = list(parse_client_list(response.raw))
-    finally:
-        run.api_calls += xpm.calls
-        run.rate_limits = xpm.rate_limits.as_dict() or run.rate_limits
-    return apply_records(run.firm, records, connection_id=connection.pk)
+    with tempfile.SpooledTemporaryFile(max_size=settings.XPM_LIST_SPOOL_IN_MEMORY) as spool:
+        try:
+            xpm.download_client_list(spool)
+        finally:
+            run.api_calls += xpm.calls
+            run.rate_limits = xpm.rate_limits.as_dict() or run.rate_limits
+        spool.seek(0)
+        return apply_records(run.firm, parse_client_list(spool), connection_id=connection.pk)
 
 
 # --- Applying ----------------------------------------------------------------------------------
@@ -266,16 +271,17 @@ class Applied:
     warnings: list[dict] = field(default_factory=list)
 
 
-def apply_records(firm: Firm, records: Sequence[ClientRecord], *, connection_id: int) -> Applied:
-    """Make the firm's XPM clients, contacts and links mirror ``records``, all or nothing."""
-    records = _first_by_uuid(records)
-    counts = dict.fromkeys(SyncRun.COUNTS, 0)
-    now = timezone.now()
+def apply_records(firm: Firm, records: Iterable[ClientRecord], *, connection_id: int) -> Applied:
+    """Make the firm's XPM clients, contacts and links mirror ``records``, all or nothing.
+
+    ``records`` is consumed as a stream, a batch of clients at a time, inside one transaction:
+    memory holds one batch plus the UUIDs seen so far, however long the list is.
+    """
+    mirror = _Mirror(firm)
     with transaction.atomic():
-        client_ids = _apply_clients(firm, records, counts, now)
-        active = [r for r in records if r.is_active]
-        contact_ids = _apply_contacts(firm, active, counts, now)
-        _apply_links(firm, active, client_ids, contact_ids, counts)
+        for batch in itertools.batched(records, BATCH_SIZE):
+            mirror.apply(batch)
+        mirror.archive_unlisted()
         # A disconnect that happened meanwhile wins: roll everything back.
         still_connected = (
             XpmConnection.objects.select_for_update()
@@ -284,9 +290,10 @@ def apply_records(firm: Firm, records: Sequence[ClientRecord], *, connection_id:
         )
         if not still_connected:
             raise SyncAborted("The firm disconnected from XPM during the sync; nothing was kept.")
+    counts = mirror.counts
     if counts["clients_created"] + counts["contacts_created"] >= ANALYZE_AFTER:
         _refresh_planner_statistics()
-    return Applied(counts=counts, warnings=_warnings(active))
+    return Applied(counts=counts, warnings=mirror.warnings.as_list())
 
 
 def _refresh_planner_statistics() -> None:
@@ -301,14 +308,6 @@ def _refresh_planner_statistics() -> None:
     tables = [model._meta.db_table for model in (Client, Contact, ClientContact)]
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in tables))
-
-
-def _first_by_uuid(items: Iterable) -> list:
-    """The items with their UUIDs' first occurrences only, in order."""
-    seen: dict = {}
-    for item in items:
-        seen.setdefault(item.uuid, item)
-    return list(seen.values())
 
 
 def _max_lengths(model, names) -> dict[str, int]:
@@ -373,107 +372,13 @@ def _contact_values(record: ContactRecord) -> dict:
     return _fit(values, _CONTACT_LIMITS)
 
 
-def _apply_clients(firm: Firm, records, counts: dict, now) -> dict[str, int]:
-    # Plain tuples, not model instances: a 50,000-client practice costs far less memory and
-    # time, and instances are built only for the rows that change.
-    existing = {
-        str(row[1]): row
-        for row in Client.objects.for_firm(firm)
-        .filter(xpm_uuid__isnull=False)
-        .values_list("id", "xpm_uuid", "is_archived", "source", *CLIENT_FIELDS)
-        .iterator(chunk_size=5000)
-    }
-    to_create, to_update = [], []
-    for record in records:
-        row = existing.get(record.uuid)
-        values = _client_values(record)
-        if row is None:
-            if record.is_active:
-                to_create.append(
-                    Client(
-                        firm=firm,
-                        xpm_uuid=record.uuid,
-                        source=Client.Source.XPM,
-                        created_at=now,
-                        updated_at=now,
-                        last_synced_at=now,
-                        **values,
-                    )
-                )
-                counts["clients_created"] += 1
-            continue
-        pk, _uuid, was_archived, source, *old_values = row
-        fields_changed = [values[name] for name in CLIENT_FIELDS] != old_values
-        archived_changed = record.is_active == was_archived
-        if fields_changed:
-            counts["clients_updated"] += 1
-        if archived_changed:
-            counts["clients_restored" if record.is_active else "clients_archived"] += 1
-        if fields_changed or archived_changed or source != Client.Source.XPM:
-            to_update.append(
-                Client(
-                    pk=pk,
-                    is_archived=not record.is_active,
-                    source=Client.Source.XPM,
-                    updated_at=now,
-                    last_synced_at=now,
-                    **values,
-                )
-            )
-        else:
-            counts["clients_unchanged"] += 1
-    listed = {record.uuid for record in records}
-    gone = [row[0] for uuid, row in existing.items() if uuid not in listed and not row[2]]
-    counts["clients_archived"] += len(gone)
-    Client.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-    if to_update:
-        Client.objects.bulk_update(
-            to_update,
-            [*CLIENT_FIELDS, "is_archived", "source", "updated_at", "last_synced_at"],
-            batch_size=BATCH_SIZE,
-        )
-    for start in range(0, len(gone), BATCH_SIZE):
-        Client.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).update(
-            is_archived=True, updated_at=now, last_synced_at=now
-        )
-    ids = {str(client.xpm_uuid): client.pk for client in to_create}
-    ids.update({uuid: row[0] for uuid, row in existing.items()})
-    return ids
-
-
-def _apply_contacts(firm: Firm, active: list[ClientRecord], counts: dict, now):
-    wanted: dict[str, ContactRecord] = {}
-    for record in active:
-        for contact in record.contacts:
-            if not contact.is_deleted:
-                wanted.setdefault(contact.uuid, contact)
-    existing = {
-        str(row[1]): row
-        for row in Contact.objects.for_firm(firm)
-        .filter(xpm_uuid__isnull=False)
-        .values_list("id", "xpm_uuid", *CONTACT_FIELDS)
-        .iterator(chunk_size=5000)
-    }
-    to_create, to_update = [], []
-    for uuid, record in wanted.items():
-        values = _contact_values(record)
-        row = existing.get(uuid)
-        if row is None:
-            to_create.append(
-                Contact(firm=firm, xpm_uuid=uuid, created_at=now, updated_at=now, **values)
-            )
-        elif tuple(values[name] for name in CONTACT_FIELDS) != row[2:]:
-            to_update.append(Contact(pk=row[0], updated_at=now, **values))
-    Contact.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-    if to_update:
-        Contact.objects.bulk_update(
-            to_update, [*CONTACT_FIELDS, "updated_at"], batch_size=BATCH_SIZE
-        )
-    counts["contacts_created"] += len(to_create)
-    counts["contacts_updated"] += len(to_update)
-    ids = {uuid: row[0] for uuid, row in existing.items()}
-    ids.update({str(contact.xpm_uuid): contact.pk for contact in to_create})
-    return ids
+def _live_contacts(record: ClientRecord) -> list[ContactRecord]:
+    """The client's contacts that XPM has not deleted, each UUID once (its first listing)."""
+    seen: dict[str, ContactRecord] = {}
+    for contact in record.contacts:
+        if not contact.is_deleted:
+            seen.setdefault(contact.uuid, contact)
+    return list(seen.values())
 
 
 @dataclass(frozen=True)
@@ -483,96 +388,249 @@ class _Link:
     is_primary: bool
 
 
-def _wanted_links(active, client_ids, contact_ids) -> dict[tuple[int, int], _Link]:
-    """Every link XPM describes, with the primary contact chosen in memory by the rule."""
-    wanted: dict[tuple[int, int], _Link] = {}
-    for record in active:
-        client_id = client_ids[record.uuid]
-        contacts = _first_by_uuid(c for c in record.contacts if not c.is_deleted)
-        chosen = choose_primary(
-            [
-                Candidate(
-                    name=c.name, salutation=c.salutation, uuid=c.uuid, is_xpm_primary=c.is_primary
+class _Mirror:
+    """One sync's pass over the list: applies it a batch of clients at a time.
+
+    A client's contacts and links are applied with the client, so every batch is complete in
+    itself; across batches it remembers only the client UUIDs listed (to archive the rest at
+    the end) and the ids of the contacts already written (a contact at several clients is
+    written once, from its first listing, and linked to each).
+    """
+
+    def __init__(self, firm: Firm) -> None:
+        self.firm = firm
+        self.now = timezone.now()
+        self.counts = dict.fromkeys(SyncRun.COUNTS, 0)
+        self.warnings = _Warnings()
+        self.listed: set[str] = set()
+        self.contact_ids: dict[str, int] = {}
+
+    def apply(self, batch: Sequence[ClientRecord]) -> None:
+        records = []
+        for record in batch:  # a UUID listed twice counts once: its first listing
+            if record.uuid not in self.listed:
+                self.listed.add(record.uuid)
+                records.append(record)
+        client_ids = self._apply_clients(records)
+        active = [record for record in records if record.is_active]
+        contacts = {record.uuid: _live_contacts(record) for record in active}
+        self._apply_contacts(contacts)
+        self._apply_links(contacts, client_ids)
+        self.warnings.add(active, contacts)
+
+    def _apply_clients(self, records: list[ClientRecord]) -> dict[str, int]:
+        # Plain tuples, not model instances; instances only for the rows that change.
+        existing = {
+            str(row[1]): row
+            for row in Client.objects.for_firm(self.firm)
+            .filter(xpm_uuid__in=[record.uuid for record in records])
+            .values_list("id", "xpm_uuid", "is_archived", "source", *CLIENT_FIELDS)
+        }
+        to_create, to_update = [], []
+        counts, now = self.counts, self.now
+        for record in records:
+            values = _client_values(record)
+            row = existing.get(record.uuid)
+            if row is None:
+                if record.is_active:
+                    to_create.append(
+                        {
+                            "firm_id": self.firm.pk,
+                            "xpm_uuid": record.uuid,
+                            "source": Client.Source.XPM,
+                            "is_archived": False,
+                            "created_at": now,
+                            "updated_at": now,
+                            "last_synced_at": now,
+                            **values,
+                        }
+                    )
+                continue
+            pk, _uuid, was_archived, source, *old_values = row
+            fields_changed = [values[name] for name in CLIENT_FIELDS] != old_values
+            archived_changed = record.is_active == was_archived
+            if fields_changed:
+                counts["clients_updated"] += 1
+            if archived_changed:
+                counts["clients_restored" if record.is_active else "clients_archived"] += 1
+            if fields_changed or archived_changed or source != Client.Source.XPM:
+                to_update.append(
+                    Client(
+                        pk=pk,
+                        is_archived=not record.is_active,
+                        source=Client.Source.XPM,
+                        updated_at=now,
+                        last_synced_at=now,
+                        **values,
+                    )
                 )
-                for c in contacts
-            ]
-        )
-        for index, contact in enumerate(contacts):
-            wanted[(client_id, contact_ids[contact.uuid])] = _Link(
-                position=contact.position[:_POSITION_LIMIT],
-                is_xpm_primary=contact.is_primary,
-                is_primary=chosen is not None and chosen[0] == index,
+            else:
+                counts["clients_unchanged"] += 1
+        new_ids = bulk.insert(Client, to_create)
+        counts["clients_created"] += len(to_create)
+        if to_update:
+            Client.objects.bulk_update(
+                to_update,
+                [*CLIENT_FIELDS, "is_archived", "source", "updated_at", "last_synced_at"],
+                batch_size=BATCH_SIZE,
             )
-    return wanted
+        ids = {uuid: row[0] for uuid, row in existing.items()}
+        ids.update((str(row["xpm_uuid"]), pk) for row, pk in zip(to_create, new_ids, strict=True))
+        return ids
+
+    def _apply_contacts(self, contacts: dict[str, list[ContactRecord]]) -> None:
+        wanted: dict[str, ContactRecord] = {}
+        for listed in contacts.values():
+            for contact in listed:
+                if contact.uuid not in self.contact_ids:
+                    wanted.setdefault(contact.uuid, contact)
+        existing = {
+            str(row[1]): row
+            for row in Contact.objects.for_firm(self.firm)
+            .filter(xpm_uuid__in=list(wanted))
+            .values_list("id", "xpm_uuid", *CONTACT_FIELDS)
+        }
+        to_create, to_update = [], []
+        for uuid, record in wanted.items():
+            values = _contact_values(record)
+            row = existing.get(uuid)
+            if row is None:
+                to_create.append(
+                    {
+                        "firm_id": self.firm.pk,
+                        "xpm_uuid": uuid,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                        **values,
+                    }
+                )
+            elif tuple(values[name] for name in CONTACT_FIELDS) != row[2:]:
+                to_update.append(Contact(pk=row[0], updated_at=self.now, **values))
+        new_ids = bulk.insert(Contact, to_create)
+        if to_update:
+            Contact.objects.bulk_update(
+                to_update, [*CONTACT_FIELDS, "updated_at"], batch_size=BATCH_SIZE
+            )
+        self.counts["contacts_created"] += len(to_create)
+        self.counts["contacts_updated"] += len(to_update)
+        self.contact_ids.update((uuid, row[0]) for uuid, row in existing.items())
+        self.contact_ids.update(
+            (row["xpm_uuid"], pk) for row, pk in zip(to_create, new_ids, strict=True)
+        )
+
+    def _wanted_links(self, contacts, client_ids) -> dict[tuple[int, int], _Link]:
+        """Every link XPM describes, with the primary contact chosen in memory by the rule."""
+        wanted: dict[tuple[int, int], _Link] = {}
+        for uuid, listed in contacts.items():
+            client_id = client_ids[uuid]
+            chosen = choose_primary(
+                [
+                    Candidate(
+                        name=c.name,
+                        salutation=c.salutation,
+                        uuid=c.uuid,
+                        is_xpm_primary=c.is_primary,
+                    )
+                    for c in listed
+                ]
+            )
+            for index, contact in enumerate(listed):
+                wanted[(client_id, self.contact_ids[contact.uuid])] = _Link(
+                    position=contact.position[:_POSITION_LIMIT],
+                    is_xpm_primary=contact.is_primary,
+                    is_primary=chosen is not None and chosen[0] == index,
+                )
+        return wanted
+
+    def _apply_links(self, contacts, client_ids) -> None:
+        wanted = self._wanted_links(contacts, client_ids)
+        existing = {
+            (link.client_id, link.contact_id): link
+            for link in ClientContact.objects.for_firm(self.firm)
+            .filter(client_id__in=[client_ids[uuid] for uuid in contacts])
+            .only("id", "client_id", "contact_id", "position", "is_xpm_primary", "is_primary")
+        }
+        to_create, to_update, losing_primary = [], [], []
+        for key, want in wanted.items():
+            link = existing.get(key)
+            if link is None:
+                to_create.append(
+                    {
+                        "firm_id": self.firm.pk,
+                        "client_id": key[0],
+                        "contact_id": key[1],
+                        "position": want.position,
+                        "is_xpm_primary": want.is_xpm_primary,
+                        "is_primary": want.is_primary,
+                    }
+                )
+            elif _Link(link.position, link.is_xpm_primary, link.is_primary) != want:
+                if link.is_primary and not want.is_primary:
+                    losing_primary.append(link.pk)
+                link.position, link.is_xpm_primary = want.position, want.is_xpm_primary
+                link.is_primary = want.is_primary
+                to_update.append(link)
+        to_delete = [link.pk for key, link in existing.items() if key not in wanted]
+        # Deletions and lost primaries first: one primary per client is a database constraint.
+        if to_delete:
+            ClientContact.objects.filter(pk__in=to_delete).delete()
+        if losing_primary:
+            ClientContact.objects.filter(pk__in=losing_primary).update(is_primary=False)
+        if to_update:
+            ClientContact.objects.bulk_update(
+                to_update, ["position", "is_xpm_primary", "is_primary"], batch_size=BATCH_SIZE
+            )
+        bulk.insert(ClientContact, to_create, ids=False)
+        self.counts["contacts_unlinked"] += len(to_delete)
+
+    def archive_unlisted(self) -> None:
+        """Archive the XPM clients the list no longer has (XPM deleted them)."""
+        current = (
+            Client.objects.for_firm(self.firm)
+            .filter(xpm_uuid__isnull=False, is_archived=False)
+            .values_list("id", "xpm_uuid")
+            .iterator(chunk_size=5000)
+        )
+        gone = [pk for pk, uuid in current if str(uuid) not in self.listed]
+        for start in range(0, len(gone), BATCH_SIZE):
+            Client.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).update(
+                is_archived=True, updated_at=self.now, last_synced_at=self.now
+            )
+        self.counts["clients_archived"] += len(gone)
 
 
-def _apply_links(firm, active, client_ids, contact_ids, counts) -> None:
-    wanted = _wanted_links(active, client_ids, contact_ids)
-    active_ids = {client_ids[record.uuid] for record in active}
-    existing = {
-        (link.client_id, link.contact_id): link
-        for link in ClientContact.objects.for_firm(firm)
-        .filter(client__xpm_uuid__isnull=False)
-        .only("id", "client_id", "contact_id", "position", "is_xpm_primary", "is_primary")
-        if link.client_id in active_ids
+class _Warnings:
+    """What the summary email points out, gathered batch by batch: counts and the first names."""
+
+    KINDS = {
+        "no_email": "without an email address in XPM",
+        "no_contacts": "without contacts in XPM",
     }
-    to_create, to_update, to_delete, losing_primary = [], [], [], []
-    for key, want in wanted.items():
-        link = existing.get(key)
-        if link is None:
-            to_create.append(
-                ClientContact(
-                    firm=firm,
-                    client_id=key[0],
-                    contact_id=key[1],
-                    position=want.position,
-                    is_xpm_primary=want.is_xpm_primary,
-                    is_primary=want.is_primary,
-                )
-            )
-        elif _Link(link.position, link.is_xpm_primary, link.is_primary) != want:
-            if link.is_primary and not want.is_primary:
-                losing_primary.append(link.pk)
-            link.position, link.is_xpm_primary = want.position, want.is_xpm_primary
-            link.is_primary = want.is_primary
-            to_update.append(link)
-    to_delete = [link.pk for key, link in existing.items() if key not in wanted]
-    # Deletions and lost primaries first: one primary per client is a database constraint.
-    for start in range(0, len(to_delete), BATCH_SIZE):
-        ClientContact.objects.filter(pk__in=to_delete[start : start + BATCH_SIZE]).delete()
-    for start in range(0, len(losing_primary), BATCH_SIZE):
-        chunk = losing_primary[start : start + BATCH_SIZE]
-        ClientContact.objects.filter(pk__in=chunk).update(is_primary=False)
-    if to_update:
-        ClientContact.objects.bulk_update(
-            to_update, ["position", "is_xpm_primary", "is_primary"], batch_size=BATCH_SIZE
-        )
-    ClientContact.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-    counts["contacts_unlinked"] += len(to_delete)
 
+    def __init__(self) -> None:
+        self.names: dict[str, list[str]] = {kind: [] for kind in self.KINDS}
+        self.totals = dict.fromkeys(self.KINDS, 0)
 
-def _warnings(active: list[ClientRecord]) -> list[dict]:
-    warnings = []
-    no_email = [r.name for r in active if not r.email]
-    if no_email:
-        warnings.append(
+    def add(self, active: list[ClientRecord], contacts: dict[str, list]) -> None:
+        for record in active:
+            if not record.email:
+                self._note("no_email", record.name)
+            if not contacts[record.uuid]:
+                self._note("no_contacts", record.name)
+
+    def _note(self, kind: str, name: str) -> None:
+        self.totals[kind] += 1
+        if len(self.names[kind]) < WARNING_NAMES:
+            self.names[kind].append(name)
+
+    def as_list(self) -> list[dict]:
+        return [
             {
-                "kind": "no_email",
-                "message": f"{len(no_email)} client{'s' if len(no_email) != 1 else ''} "
-                "without an email address in XPM",
-                "names": no_email[:WARNING_NAMES],
-                "count": len(no_email),
+                "kind": kind,
+                "message": f"{count} client{'s' if count != 1 else ''} {self.KINDS[kind]}",
+                "names": self.names[kind],
+                "count": count,
             }
-        )
-    no_contacts = [r.name for r in active if not any(not c.is_deleted for c in r.contacts)]
-    if no_contacts:
-        warnings.append(
-            {
-                "kind": "no_contacts",
-                "message": f"{len(no_contacts)} client{'s' if len(no_contacts) != 1 else ''} "
-                "without contacts in XPM",
-                "names": no_contacts[:WARNING_NAMES],
-                "count": len(no_contacts),
-            }
-        )
-    return warnings
+            for kind, count in self.totals.items()
+            if count
+        ]

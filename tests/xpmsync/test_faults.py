@@ -3,22 +3,43 @@
 import pytest
 
 from clients.models import Client, ClientContact, Contact
-from xpmsync import sync
+from xpmsync import bulk, sync
 from xpmsync.models import SyncRun
 
 from .conftest import TOKEN_URL
 from .factories import make_connection
 from .test_sync import SAMPLE_XML, run, serve, snapshot
 
-# Every kind of write the sync makes, by the manager method that makes it.
+# Every kind of write the sync makes: inserts (bulk.insert, COPY on PostgreSQL) and updates
+# per table, and the archiving of unlisted clients, which comes after all the others.
 WRITE_STEPS = [
-    (Client, "bulk_create"),
+    (Client, "insert"),
     (Client, "bulk_update"),
-    (Contact, "bulk_create"),
+    (Contact, "insert"),
     (Contact, "bulk_update"),
-    (ClientContact, "bulk_create"),
+    (ClientContact, "insert"),
     (ClientContact, "bulk_update"),
+    (Client, "archive_unlisted"),
 ]
+
+
+def _kill_at(patch, model, method: str) -> None:
+    def killed(*args, **kwargs):
+        raise RuntimeError(f"worker killed during {model.__name__}.{method}")
+
+    if method == "insert":
+        original = bulk.insert
+
+        def insert(target, *args, **kwargs):
+            if target is model:
+                killed()
+            return original(target, *args, **kwargs)
+
+        patch.setattr(bulk, "insert", insert)
+    elif method == "archive_unlisted":
+        patch.setattr(sync._Mirror, "archive_unlisted", killed)
+    else:
+        patch.setattr(model.objects, method, killed)
 
 
 @pytest.mark.parametrize("model,method", WRITE_STEPS, ids=lambda v: getattr(v, "__name__", v))
@@ -41,11 +62,8 @@ def test_a_failure_at_any_write_step_changes_nothing_and_the_next_run_succeeds(
     )
     serve(xero, changed)
 
-    def killed(*args, **kwargs):
-        raise RuntimeError(f"worker killed during {model.__name__}.{method}")
-
     with monkeypatch.context() as patch:
-        patch.setattr(model.objects, method, killed)
+        _kill_at(patch, model, method)
         failed = run(firm_a, alice)
     assert failed.status == "failed"
     assert snapshot(firm_a) == before
