@@ -277,8 +277,9 @@ def apply_records(firm: Firm, records: Iterable[ClientRecord], *, connection_id:
     ``records`` is consumed as a stream, a batch of clients at a time, inside one transaction:
     memory holds one batch plus the UUIDs seen so far, however long the list is.
     """
-    mirror = _Mirror(firm)
     with transaction.atomic():
+        _prefer_index_lookups()
+        mirror = _Mirror(firm)
         for batch in itertools.batched(records, BATCH_SIZE):
             mirror.apply(batch)
         mirror.archive_unlisted()
@@ -294,6 +295,19 @@ def apply_records(firm: Firm, records: Iterable[ClientRecord], *, connection_id:
     if counts["clients_created"] + counts["contacts_created"] >= ANALYZE_AFTER:
         _refresh_planner_statistics()
     return Applied(counts=counts, warnings=mirror.warnings.as_list())
+
+
+def _prefer_index_lookups() -> None:
+    """Let PostgreSQL's planner price random reads as the SSDs it runs on do, for this transaction.
+
+    Each batch looks up 2,000 rows by their unique XPM UUID. With the default random_page_cost
+    (4, priced for spinning disks) the planner scans the whole table instead, once per batch,
+    which makes a sync quadratic in the practice's size (22 ms a batch at 50,000 clients, against
+    4 ms through the index).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL random_page_cost = 1.1")
 
 
 def _refresh_planner_statistics() -> None:
@@ -404,6 +418,9 @@ class _Mirror:
         self.warnings = _Warnings()
         self.listed: set[str] = set()
         self.contact_ids: dict[str, int] = {}
+        # A first sync has nothing to compare with: its batches skip the lookups.
+        self.had_clients = Client.objects.for_firm(firm).filter(xpm_uuid__isnull=False).exists()
+        self.had_contacts = Contact.objects.for_firm(firm).filter(xpm_uuid__isnull=False).exists()
 
     def apply(self, batch: Sequence[ClientRecord]) -> None:
         records = []
@@ -411,20 +428,25 @@ class _Mirror:
             if record.uuid not in self.listed:
                 self.listed.add(record.uuid)
                 records.append(record)
-        client_ids = self._apply_clients(records)
+        client_ids, existed = self._apply_clients(records)
         active = [record for record in records if record.is_active]
         contacts = {record.uuid: _live_contacts(record) for record in active}
         self._apply_contacts(contacts)
-        self._apply_links(contacts, client_ids)
+        self._apply_links(contacts, client_ids, existed)
         self.warnings.add(active, contacts)
 
-    def _apply_clients(self, records: list[ClientRecord]) -> dict[str, int]:
+    def _apply_clients(self, records: list[ClientRecord]) -> tuple[dict[str, int], set[int]]:
+        """Write the batch's clients; return every listed client's id by UUID, and the ids of
+        those that were already there."""
         # Plain tuples, not model instances; instances only for the rows that change.
         existing = {
             str(row[1]): row
-            for row in Client.objects.for_firm(self.firm)
-            .filter(xpm_uuid__in=[record.uuid for record in records])
-            .values_list("id", "xpm_uuid", "is_archived", "source", *CLIENT_FIELDS)
+            for row in self._existing(
+                Client,
+                [record.uuid for record in records],
+                ["id", "xpm_uuid", "is_archived", "source", *CLIENT_FIELDS],
+                self.had_clients,
+            )
         }
         to_create, to_update = [], []
         counts, now = self.counts, self.now
@@ -475,8 +497,20 @@ class _Mirror:
                 batch_size=BATCH_SIZE,
             )
         ids = {uuid: row[0] for uuid, row in existing.items()}
+        existed = set(ids.values())
         ids.update((str(row["xpm_uuid"]), pk) for row, pk in zip(to_create, new_ids, strict=True))
-        return ids
+        return ids, existed
+
+    def _existing(self, model, uuids, fields: list[str], any_there: bool):
+        """The rows of ``model`` with these XPM UUIDs, as tuples of ``fields``."""
+        if not any_there or not uuids:
+            return []
+        return (
+            model.objects.for_firm(self.firm)
+            .filter(xpm_uuid__isnull=False, xpm_uuid__in=uuids)
+            .order_by()
+            .values_list(*fields)
+        )
 
     def _apply_contacts(self, contacts: dict[str, list[ContactRecord]]) -> None:
         wanted: dict[str, ContactRecord] = {}
@@ -486,9 +520,9 @@ class _Mirror:
                     wanted.setdefault(contact.uuid, contact)
         existing = {
             str(row[1]): row
-            for row in Contact.objects.for_firm(self.firm)
-            .filter(xpm_uuid__in=list(wanted))
-            .values_list("id", "xpm_uuid", *CONTACT_FIELDS)
+            for row in self._existing(
+                Contact, list(wanted), ["id", "xpm_uuid", *CONTACT_FIELDS], self.had_contacts
+            )
         }
         to_create, to_update = [], []
         for uuid, record in wanted.items():
@@ -542,17 +576,25 @@ class _Mirror:
                 )
         return wanted
 
-    def _apply_links(self, contacts, client_ids) -> None:
+    def _apply_links(self, contacts, client_ids, existed: set[int]) -> None:
         wanted = self._wanted_links(contacts, client_ids)
+        # Only clients that were already there can have links.
+        linked = [client_ids[uuid] for uuid in contacts if client_ids[uuid] in existed]
         existing = {
-            (link.client_id, link.contact_id): link
-            for link in ClientContact.objects.for_firm(self.firm)
-            .filter(client_id__in=[client_ids[uuid] for uuid in contacts])
-            .only("id", "client_id", "contact_id", "position", "is_xpm_primary", "is_primary")
+            (client_id, contact_id): (pk, _Link(position, is_xpm_primary, is_primary))
+            for pk, client_id, contact_id, position, is_xpm_primary, is_primary in (
+                ClientContact.objects.for_firm(self.firm)
+                .filter(client_id__in=linked)
+                .values_list(
+                    "id", "client_id", "contact_id", "position", "is_xpm_primary", "is_primary"
+                )
+                if linked
+                else []
+            )
         }
         to_create, to_update, losing_primary = [], [], []
         for key, want in wanted.items():
-            link = existing.get(key)
+            pk, link = existing.get(key, (None, None))
             if link is None:
                 to_create.append(
                     {
@@ -564,13 +606,18 @@ class _Mirror:
                         "is_primary": want.is_primary,
                     }
                 )
-            elif _Link(link.position, link.is_xpm_primary, link.is_primary) != want:
+            elif link != want:
                 if link.is_primary and not want.is_primary:
-                    losing_primary.append(link.pk)
-                link.position, link.is_xpm_primary = want.position, want.is_xpm_primary
-                link.is_primary = want.is_primary
-                to_update.append(link)
-        to_delete = [link.pk for key, link in existing.items() if key not in wanted]
+                    losing_primary.append(pk)
+                to_update.append(
+                    ClientContact(
+                        pk=pk,
+                        position=want.position,
+                        is_xpm_primary=want.is_xpm_primary,
+                        is_primary=want.is_primary,
+                    )
+                )
+        to_delete = [pk for key, (pk, _link) in existing.items() if key not in wanted]
         # Deletions and lost primaries first: one primary per client is a database constraint.
         if to_delete:
             ClientContact.objects.filter(pk__in=to_delete).delete()
@@ -588,6 +635,7 @@ class _Mirror:
         current = (
             Client.objects.for_firm(self.firm)
             .filter(xpm_uuid__isnull=False, is_archived=False)
+            .order_by()
             .values_list("id", "xpm_uuid")
             .iterator(chunk_size=5000)
         )
