@@ -278,7 +278,6 @@ def apply_records(firm: Firm, records: Iterable[ClientRecord], *, connection_id:
     memory holds one batch plus the UUIDs seen so far, however long the list is.
     """
     with transaction.atomic():
-        _prefer_index_lookups()
         mirror = _Mirror(firm)
         for batch in itertools.batched(records, BATCH_SIZE):
             mirror.apply(batch)
@@ -295,19 +294,6 @@ def apply_records(firm: Firm, records: Iterable[ClientRecord], *, connection_id:
     if counts["clients_created"] + counts["contacts_created"] >= ANALYZE_AFTER:
         _refresh_planner_statistics()
     return Applied(counts=counts, warnings=mirror.warnings.as_list())
-
-
-def _prefer_index_lookups() -> None:
-    """Let PostgreSQL's planner price random reads as the SSDs it runs on do, for this transaction.
-
-    Each batch looks up 2,000 rows by their unique XPM UUID. With the default random_page_cost
-    (4, priced for spinning disks) the planner scans the whole table instead, once per batch,
-    which makes a sync quadratic in the practice's size (22 ms a batch at 50,000 clients, against
-    4 ms through the index).
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL random_page_cost = 1.1")
 
 
 def _refresh_planner_statistics() -> None:

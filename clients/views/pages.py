@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -16,6 +15,7 @@ from ..access import get_client_for_user, get_manual_client_for_admin
 from ..emailing import NoEmailAddress, draft_message, email_client, recipient
 from ..forms import ClientForm, ClientSearchForm, EmailClientForm
 from ..models import Client, ClientContact
+from ..pagination import FromEitherEndPaginator
 
 PAGE_SIZE = 25
 
@@ -29,7 +29,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
     clients = search.filter(Client.objects.for_firm(firm)).prefetch_related(
         Prefetch("links", queryset=primary_links, to_attr="primary_links")
     )
-    page = Paginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = FromEitherEndPaginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
     has_any = page.paginator.count > 0 or Client.objects.for_firm(firm).exists()
     context = {"page": page, "search": search, "has_any_client": has_any}
     return render(request, "clients/client_list.html", context)

@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Firm, User
 from clients.models import Client
+from clients.views.pages import PAGE_SIZE
 from xpmsync.management.commands.bench_sync import BENCH_FIRM, QueryCounter, write_results
 
 
@@ -39,12 +40,17 @@ class Command(BaseCommand):
             sample = (
                 Client.objects.for_firm(firm).filter(links__isnull=False).order_by("pk").first()
             )
-            late_page = max(1, Client.objects.for_firm(firm).count() // 25 - 1)
+            # The default list shows current clients; its last pages and its middle page (the
+            # slowest now that the back half is read from the end).
+            listed = Client.objects.for_firm(firm).filter(is_archived=False, is_prospect=False)
+            pages_in_list = -(-listed.count() // PAGE_SIZE)
+            late_page = max(1, pages_in_list - 1)
             pages = {
                 "list_first_page": "/clients/",
                 "list_search": "/clients/?q=smith",
                 "list_filter_prospects": "/clients/?show=prospects",
                 "list_late_page": f"/clients/?page={late_page}",
+                "list_middle_page": f"/clients/?page={max(1, pages_in_list // 2)}",
                 "profile_details": f"/clients/{sample.pk}/",
                 "profile_contacts": f"/clients/{sample.pk}/contacts/",
             }

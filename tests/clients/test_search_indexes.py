@@ -1,0 +1,31 @@
+"""The search's trigram indexes (a PostgreSQL-only migration) are created and used."""
+
+import importlib
+
+import pytest
+from django.db import connection
+
+from clients.models import Client
+from tests.factories import make_client
+
+migration = importlib.import_module("clients.migrations.0002_search_trigram_indexes")
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="trigram indexes exist on PostgreSQL only"
+)
+
+
+def test_the_migration_creates_indexes_the_search_uses(firm_a):
+    with connection.schema_editor() as editor:
+        migration.create_indexes(None, editor)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%%trgm_idx'")
+        assert {row[0] for row in cursor.fetchall()} == set(migration.INDEXES)
+        for n in range(200):
+            make_client(firm_a, f"Client {n:03}")
+        make_client(firm_a, "Harbourline Logistics")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = Client.objects.filter(name__icontains="harbour").explain()
+    assert "client_name_trgm_idx" in plan
+    with connection.schema_editor() as editor:
+        migration.drop_indexes(None, editor)
