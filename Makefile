@@ -11,7 +11,7 @@ PYTHON ?= $(shell for candidate in python3.14 python3.13 python3.12 python3 pyth
 	   $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 		echo $$candidate; break; fi; done)
 
-.PHONY: run test lint format install clean worker beat bench
+.PHONY: run test lint format install clean worker beat bench load
 
 install: $(VENV)/.installed
 
@@ -62,6 +62,15 @@ bench: install
 		json.dump(rows, open('bench/results.json', 'w'), indent=2)"
 	@rm -f bench/results.jsonl
 	@echo "Wrote bench/results.json"
+
+# A bounded load run (issue 9): gunicorn with 2 workers in production mode, wrk with 50
+# connections for 60 s over the Clients list, profiles and Contacts tabs, syncs running alongside.
+load: install
+	@if [ -z "$$DATABASE_URL" ]; then echo "make load measures PostgreSQL: set DATABASE_URL."; exit 1; fi
+	@command -v wrk >/dev/null || { echo "make load needs wrk (Debian: apt-get install wrk)."; exit 1; }
+	$(PY) manage.py migrate --noinput -v0
+	@mkdir -p bench
+	$(PY) manage.py load_test --clients 10000 --connections 50 --duration 60 --output bench/load.jsonl
 
 worker: install
 	$(VENV)/bin/celery -A gapportal worker --loglevel=INFO

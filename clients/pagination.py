@@ -12,6 +12,11 @@ class FromEitherEndPaginator(Paginator):
     cost what the first do. The list's ordering must be total (end on a unique column).
     """
 
+    def __init__(self, object_list, per_page, *, count: int | None = None, **kwargs) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        if count is not None:  # the caller already knows: spare the COUNT query
+            self.count = count
+
     def page(self, number):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page

@@ -131,6 +131,10 @@ def parse_client_list(stream: IO[bytes]) -> Iterator[ClientRecord]:
                 while element.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as error:
+        if "XML_PARSE_HUGE" in (error.msg or ""):  # libxml2's depth and text-size limits
+            raise XpmResponseError(
+                f"The response goes beyond the parser's safety limits: {error.msg}"
+            ) from error
         raise XpmResponseError(f"The response is not well-formed XML: {error.msg}") from error
     if status != "OK":
         raise XpmResponseError(_status_problem(status, description))

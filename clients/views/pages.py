@@ -29,7 +29,8 @@ def client_list(request: HttpRequest) -> HttpResponse:
     clients = search.filter(Client.objects.for_firm(firm)).prefetch_related(
         Prefetch("links", queryset=primary_links, to_attr="primary_links")
     )
-    page = FromEitherEndPaginator(clients, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = FromEitherEndPaginator(clients, PAGE_SIZE, count=search.matched)
+    page = paginator.get_page(request.GET.get("page"))
     has_any = page.paginator.count > 0 or Client.objects.for_firm(firm).exists()
     context = {"page": page, "search": search, "has_any_client": has_any}
     return render(request, "clients/client_list.html", context)

@@ -31,3 +31,25 @@ def test_a_back_half_page_steps_over_fewer_rows(firm_a, django_assert_num_querie
         page = paginator.page(4)
     assert "OFFSET" not in captured.captured_queries[0]["sql"]
     assert [c.name for c in page] == [f"Client {n:02}" for n in range(30, 40)]
+
+
+@pytest.mark.parametrize("materialise_up_to", [10_000, 2])
+def test_a_search_finds_the_same_clients_as_ids_or_as_a_subquery(
+    firm_a, firm_b, monkeypatch, materialise_up_to
+):
+    from clients.forms import ClientSearchForm
+    from tests.factories import add_contact
+
+    monkeypatch.setattr(ClientSearchForm, "MATERIALISE_UP_TO", materialise_up_to)
+    make_client(firm_a, "Smithson Joinery")
+    make_client(firm_a, "Quay Traders", email="ap@smithfield.example.com")
+    add_contact(make_client(firm_a, "Harbour Dental"), "Jo Smith")
+    make_client(firm_a, "Smith Archive", is_archived=True)
+    make_client(firm_b, "Smith & Sons (another firm)")
+    make_client(firm_a, "Unrelated Ltd")
+    search = ClientSearchForm({"q": "smith"})
+    found = search.filter(Client.objects.for_firm(firm_a))
+    assert [c.name for c in found] == ["Harbour Dental", "Quay Traders", "Smithson Joinery"]
+    assert search.matched == (3 if materialise_up_to > 3 else None)
+    archived = ClientSearchForm({"q": "smith", "show": "archived"})
+    assert [c.name for c in archived.filter(Client.objects.for_firm(firm_a))] == ["Smith Archive"]

@@ -1,0 +1,192 @@
+"""A bounded load run: gunicorn (2 workers) in production mode, wrk on loopback, a sync alongside.
+
+Seeds a firm with N synced clients (through the real sync, as bench_pages does) and a signed-in,
+MFA-verified session, starts gunicorn with DEBUG off, and points wrk at the Clients list, client
+profiles and their Contacts tabs with that session. While wrk runs, XPM syncs of the same firm
+run back to back (alternating a 1%-changed list and yesterday's), so pages are read while the
+sync writes. Prints one JSON object: throughput, latency percentiles, errors, non-200 answers
+and the syncs; fails if any request errored or any sync did not succeed.
+"""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.test.utils import override_settings
+
+from accounts.models import Firm
+from clients.management.commands.bench_pages import Command as BenchPages
+from clients.models import Client
+from xpmsync.management.commands.bench_sync import BENCH_FIRM, serve_practice, write_results
+from xpmsync.management.commands.bench_sync import Command as BenchSync
+from xpmsync.models import XpmConnection
+
+WRK_SCRIPT = """
+local paths = {%(paths)s}
+local threads = {}
+local counter = 0
+wrk.headers["Cookie"] = "%(cookie)s"
+-- As the TLS-terminating proxy in front of gunicorn would say.
+wrk.headers["X-Forwarded-Proto"] = "https"
+
+function setup(thread) table.insert(threads, thread) end
+function init(args) non200 = 0 end
+function request()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+function response(status, headers, body)
+  if status ~= 200 then non200 = non200 + 1 end
+end
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do bad = bad + thread:get("non200") end
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %%d, "seconds": %%.1f, "requests_per_second": %%.1f, ' ..
+    '"p50_ms": %%.1f, "p95_ms": %%.1f, "p99_ms": %%.1f, "max_ms": %%.1f, "non_200": %%d, ' ..
+    '"socket_errors": %%d, "timeouts": %%d}\\n',
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1e3, latency:percentile(95) / 1e3, latency:percentile(99) / 1e3,
+    latency.max / 1e3, bad, e.connect + e.read + e.write, e.timeout))
+end
+"""
+
+
+class Command(BaseCommand):
+    help = "Load-test the Clients pages under gunicorn with wrk while syncs run; print JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--clients", type=int, default=10_000)
+        parser.add_argument("--connections", type=int, default=50)
+        parser.add_argument("--duration", type=int, default=60, help="Seconds of load.")
+        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--output", help="Also append the result to this JSON-lines file.")
+
+    def handle(self, *args, clients, connections, duration, port, output, **options):
+        if not shutil.which("wrk"):
+            raise CommandError("wrk is not installed (Debian: apt-get install wrk).")
+        if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+            raise CommandError("The load run measures PostgreSQL: set DATABASE_URL.")
+        with override_settings(ALLOWED_HOSTS=["testserver"]):
+            call_command("bench_sync", clients=clients, repeat=1, keep=True, stdout=io.StringIO())
+            firm = Firm.objects.get(name=BENCH_FIRM)
+            session = BenchPages()._verified_client(firm).cookies[settings.SESSION_COOKIE_NAME]
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                script = Path(folder) / "load.lua"
+                script.write_text(self._script(firm, f"{session.key}={session.value}"))
+                with self._gunicorn(port):
+                    result = self._load_with_syncs(
+                        firm, clients, script, connections, duration, port
+                    )
+        finally:
+            BenchSync()._cleanup(firm)
+        result.update(
+            {"benchmark": "load", "clients": clients, "connections": connections, "workers": 2}
+        )
+        write_results(self.stdout, [result], output)
+        if result["non_200"] or result["socket_errors"] or result["timeouts"]:
+            raise CommandError("Some requests failed under load; see the figures above.")
+        if result["syncs_failed"]:
+            raise CommandError("A sync failed while the pages were under load.")
+
+    def _script(self, firm: Firm, cookie: str) -> str:
+        sample = list(
+            Client.objects.for_firm(firm)
+            .filter(links__isnull=False, is_archived=False)
+            .order_by("?")
+            .values_list("pk", flat=True)
+            .distinct()[:50]
+        )
+        paths = ["/clients/"]
+        for pk in sample:
+            paths += [f"/clients/{pk}/", f"/clients/{pk}/contacts/", "/clients/"]
+        return WRK_SCRIPT % {"paths": ", ".join(f'"{p}"' for p in paths), "cookie": cookie}
+
+    def _gunicorn(self, port: int):
+        env = {
+            **os.environ,
+            "DEBUG": "false",
+            "SECRET_KEY": settings.SECRET_KEY,  # the seeded session is signed with it
+            "TOKEN_ENCRYPTION_KEY": ",".join(settings.TOKEN_ENCRYPTION_KEYS)
+            or Fernet.generate_key().decode(),
+            "XERO_CLIENT_ID": "load-test",
+            "XERO_CLIENT_SECRET": "load-test",
+            "ALLOWED_HOSTS": "127.0.0.1",
+        }
+        command = [
+            sys.executable, "-m", "gunicorn", "gapportal.wsgi", "--workers", "2",
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        ]  # fmt: skip
+        return _Server(command, env, f"http://127.0.0.1:{port}/accounts/login/")
+
+    def _load_with_syncs(self, firm, clients, script, connections, duration, port) -> dict:
+        # fmt: off
+        command = [
+            shutil.which("wrk"), "--threads", "2", "--connections", str(connections),
+            "--duration", f"{duration}s", "--timeout", "10s", "--script", str(script),
+            f"http://127.0.0.1:{port}",
+        ]
+        # fmt: on
+        wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        runs = []
+        with serve_practice(clients) as (server, handler):
+            url = f"http://127.0.0.1:{server.server_port}/"
+            dummy_mail = {"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}}
+            with override_settings(DEBUG=False, XPM_API_URL=url, MAILERS=dummy_mail):
+                bench = BenchSync()
+                connection_row = XpmConnection.objects.get(firm=firm)
+                while wrk.poll() is None:
+                    handler.changed_every = 100 if len(runs) % 2 == 0 else 0
+                    try:
+                        run, seconds, _queries = bench._timed_run(firm, connection_row)
+                        runs.append({"seconds": round(seconds, 2), "status": run.status})
+                    except RuntimeError as error:
+                        runs.append({"error": str(error), "status": "failed"})
+        stdout, _ = wrk.communicate()
+        line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            raise CommandError(f"wrk printed no result:\n{stdout}")
+        result = json.loads(line.removeprefix("RESULT "))
+        result["syncs"] = len(runs)
+        result["syncs_failed"] = sum(1 for r in runs if r["status"] != "succeeded")
+        result["sync_seconds"] = [r.get("seconds") for r in runs]
+        return result
+
+
+class _Server:
+    """gunicorn as a child process, started and waited for, stopped on the way out."""
+
+    def __init__(self, command: list[str], env: dict, probe: str) -> None:
+        self.command, self.env, self.probe = command, env, probe
+
+    def __enter__(self):
+        self.process = subprocess.Popen(self.command, env=self.env)  # noqa: S603
+        for _ in range(100):
+            try:
+                probe = urllib.request.Request(  # noqa: S310 (our own loopback address)
+                    self.probe, headers={"X-Forwarded-Proto": "https"}
+                )
+                urllib.request.urlopen(probe, timeout=1)  # noqa: S310
+                return self
+            except OSError:
+                if self.process.poll() is not None:
+                    raise CommandError("gunicorn did not start; see its output above.") from None
+                time.sleep(0.2)
+        raise CommandError("gunicorn did not answer within 20 seconds.")
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
