@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -173,6 +174,12 @@ class _Server:
         self.command, self.env, self.probe = command, env, probe
 
     def __enter__(self):
+        # Production serves static files from the collected manifest.
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            env=self.env,
+            check=True,
+        )
         self.process = subprocess.Popen(self.command, env=self.env)  # noqa: S603
         for _ in range(100):
             try:
@@ -181,6 +188,9 @@ class _Server:
                 )
                 urllib.request.urlopen(probe, timeout=1)  # noqa: S310
                 return self
+            except urllib.error.HTTPError as error:
+                self.__exit__()
+                raise CommandError(f"gunicorn answered {error.code}; see its log above.") from None
             except OSError:
                 if self.process.poll() is not None:
                     raise CommandError("gunicorn did not start; see its output above.") from None
