@@ -69,7 +69,7 @@ load: install
 	@if [ -z "$$DATABASE_URL" ]; then echo "make load measures PostgreSQL: set DATABASE_URL."; exit 1; fi
 	@command -v wrk >/dev/null || { echo "make load needs wrk (Debian: apt-get install wrk)."; exit 1; }
 	$(PY) manage.py migrate --noinput -v0
-	@mkdir -p bench
+	@mkdir -p bench && rm -f bench/load.jsonl
 	$(PY) manage.py load_test --clients 10000 --connections 50 --duration 60 --output bench/load.jsonl
 
 worker: install

@@ -9,6 +9,7 @@ from django.test import override_settings
 
 from clients.models import Client
 
+from .factories import make_connection
 from .test_sync import SAMPLE_XML, run, serve, snapshot
 
 HUNDRED_MB = 100 * 2**20
@@ -58,14 +59,13 @@ def test_a_100_mb_text_node_is_refused_with_memory_bounded():
     assert int(grew.split()[1]) < 40
 
 
-def test_a_100_mb_text_node_through_the_sync_fails_the_run_and_changes_nothing(
-    connected, firm_a, alice
-):
-    serve(connected)
+def test_a_100_mb_text_node_through_the_sync_fails_the_run_and_changes_nothing(xero, firm_a, alice):
+    make_connection(firm_a, alice)
+    serve(xero)
     run(firm_a, alice)
     before = snapshot(firm_a)
-    head, tail = SAMPLE_XML.split("<Name>Daniel Whitcombe</Name>")
-    serve(connected, f"{head}<Name>{'y' * HUNDRED_MB}</Name>{tail}")
+    head, tail = SAMPLE_XML.split("<Name>Daniel Whitcombe</Name>", 1)
+    serve(xero, f"{head}<Name>{'y' * HUNDRED_MB}</Name>{tail}")
     result = run(firm_a, alice)
     assert result.status == "failed"
     assert result.error.startswith("XPM's client list could not be read")
@@ -73,8 +73,9 @@ def test_a_100_mb_text_node_through_the_sync_fails_the_run_and_changes_nothing(
 
 
 @override_settings(XPM_LIST_MAX_BYTES=4096)
-def test_a_list_beyond_the_size_cap_is_refused_before_anything_is_applied(connected, firm_a, alice):
-    serve(connected)
+def test_a_list_beyond_the_size_cap_is_refused_before_anything_is_applied(xero, firm_a, alice):
+    make_connection(firm_a, alice)
+    serve(xero)
     result = run(firm_a, alice)
     assert result.status == "failed"
     assert "larger than" in result.error and "Nothing changed" in result.error
