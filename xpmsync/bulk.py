@@ -1,8 +1,10 @@
-"""Inserting many rows quickly, for the sync.
+"""Inserting and updating many rows quickly, for the sync.
 
-On PostgreSQL the rows go in with one ``COPY`` each call, their ids taken from the table's
+On PostgreSQL new rows go in with one ``COPY`` each call, their ids taken from the table's
 sequence beforehand in one query: several times faster than ``bulk_create``, whose cost is mostly
-Django compiling an INSERT per object. Elsewhere (SQLite for development) it is ``bulk_create``.
+Django compiling an INSERT per object. Changed rows are updated from a VALUES list joined on the
+id, where ``bulk_update`` builds a CASE per field with a WHEN per row (2.5 ms of Python per
+client row). Elsewhere (SQLite for development) they are ``bulk_create`` and ``bulk_update``.
 Either way the statements pass through the connection's execute wrappers, so anything counting
 queries (the benchmark, the tests) sees them.
 
@@ -56,6 +58,35 @@ def insert(model: type[models.Model], rows: Sequence[dict], *, ids: bool = True)
 
         _through_wrappers(cursor, sql, copy_rows)
     return new_ids
+
+
+def update(model: type[models.Model], rows: Sequence[dict], fields: Sequence[str]) -> None:
+    """Set ``fields`` on every row of ``rows`` (attname -> value, with the primary key's)."""
+    if not rows:
+        return
+    pk = model._meta.pk.attname
+    if connection.vendor != "postgresql":
+        objects = [model(**row) for row in rows]
+        model._default_manager.bulk_update(objects, fields, batch_size=BATCH_SIZE)
+        return
+    quote = connection.ops.quote_name
+    targets = [model._meta.get_field(name) for name in fields]
+    # Parameters in a VALUES list arrive untyped, so each is cast to its column's type.
+    assignments = ", ".join(
+        f"{quote(f.column)} = new.{quote(f.column)}::{f.db_type(connection)}" for f in targets
+    )
+    names = ", ".join(quote(f.column) for f in targets)
+    table, key = quote(model._meta.db_table), quote(model._meta.pk.column)
+    placeholders = "(" + ", ".join(["%s"] * (len(targets) + 1)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH_SIZE):
+            chunk = rows[start : start + BATCH_SIZE]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} "  # noqa: S608 (names from the model)
+                f"FROM (VALUES {', '.join([placeholders] * len(chunk))}) "
+                f"AS new(_key, {names}) WHERE {table}.{key} = new._key",
+                [value for row in chunk for value in (row[pk], *(row[n] for n in fields))],
+            )
 
 
 def _fields(model, sample: dict) -> list:

@@ -38,3 +38,27 @@ def test_insert_without_ids_still_inserts(firm_a):
     row = {"firm_id": firm_a.pk, "name": "No Id Needed", "created_at": now, "updated_at": now}
     bulk.insert(Contact, [row], ids=False)
     assert Contact.objects.filter(name="No Id Needed").exists()
+
+
+def test_update_sets_the_fields_of_each_row_and_leaves_the_rest(firm_a):
+    from clients.models import Client
+
+    now = timezone.now()
+    keep = Client.objects.create(firm=firm_a, name="Untouched", email="keep@example.com")
+    first = Client.objects.create(firm=firm_a, name="Old One", email="one@example.com")
+    second = Client.objects.create(firm=firm_a, name="Old Two", city="Perth")
+    rows = [
+        {"id": first.pk, "name": 'O\'Brien, "Quoted"\\n', "is_prospect": True, "updated_at": now},
+        {"id": second.pk, "name": "New Two", "is_prospect": False, "updated_at": now},
+    ]
+    bulk.update(Client, rows, ["name", "is_prospect", "updated_at"])
+    first.refresh_from_db()
+    second.refresh_from_db()
+    keep.refresh_from_db()
+    assert (first.name, first.is_prospect, first.email) == (
+        rows[0]["name"],
+        True,
+        "one@example.com",
+    )
+    assert (second.name, second.city, second.updated_at) == ("New Two", "Perth", now)
+    assert keep.name == "Untouched"
