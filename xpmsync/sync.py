@@ -277,7 +277,8 @@ def apply_records(firm: Firm, records: Iterable[ClientRecord], *, connection_id:
     """Make the firm's XPM clients, contacts and links mirror ``records``, all or nothing.
 
     ``records`` is consumed as a stream, a batch of clients at a time, inside one transaction:
-    memory holds one batch plus the UUIDs seen so far, however long the list is.
+    memory holds one batch, the UUIDs seen so far and a compact index of the rows the portal
+    already holds (ids and hashes of their values), never the whole list.
     """
     with transaction.atomic():
         mirror = _Mirror(firm)
