@@ -206,6 +206,31 @@ def test_429_waits_for_retry_after_and_tries_again(connected, firm_a, alice):
     assert result.attempts == 2 and result.api_calls == 2
 
 
+def test_xpm_answering_429_for_minutes_backs_off_stops_within_its_bound_and_reports(
+    connected, firm_a, alice, monkeypatch
+):
+    waits = []
+    original = sync._retry_wait
+
+    def recording_wait(run, error):
+        waits.append(original(run, error))
+        return waits[-1]
+
+    monkeypatch.setattr(sync, "_retry_wait", recording_wait)
+    for _ in range(sync.MAX_ATTEMPTS + 2):
+        serve(
+            connected,
+            "",
+            status=429,
+            headers={"Retry-After": "45", "X-Rate-Limit-Problem": "minute"},
+        )
+    result = run(firm_a, alice)
+    assert result.status == "failed" and result.attempts == sync.MAX_ATTEMPTS
+    assert waits == [45] * (sync.MAX_ATTEMPTS - 1)  # Xero's Retry-After, between attempts
+    assert "limit was reached" in result.error and Client.objects.count() == 0
+    assert "failed" in mail.outbox[-1].subject.lower()
+
+
 def test_a_day_limit_429_defers_instead_of_retrying(connected, firm_a, alice):
     serve(connected, "", status=429, headers={"Retry-After": "3600", "X-Rate-Limit-Problem": "day"})
     result = run(firm_a, alice)
