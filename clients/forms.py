@@ -2,7 +2,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
-from . import csv_import, lookups  # noqa: F401 (registers pk__any_of)
+from . import csv_import
 from .models import Client
 
 

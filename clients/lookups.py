@@ -6,12 +6,12 @@ On PostgreSQL this lookup sends the list as one array parameter (``id = ANY(%s)`
 is ``IN`` as usual.
 """
 
-from django.db import models
 from django.db.models.lookups import In
 
 
-@models.BigAutoField.register_lookup
 class AnyOf(In):
+    """Registered on BigAutoField by ClientsConfig.ready()."""
+
     lookup_name = "any_of"
 
     def get_prep_lookup(self):

@@ -404,6 +404,11 @@ class _Link:
     FIELDS: ClassVar[tuple[str, ...]] = ("position", "is_xpm_primary", "is_primary")
 
 
+def _stream(rows, *fields: str):
+    """``rows`` as tuples of ``fields``, fetched in chunks rather than all at once."""
+    return rows.order_by().values_list(*fields).iterator(chunk_size=5000)
+
+
 class _Mirror:
     """One sync's pass over the list: applies it a batch of clients at a time.
 
@@ -427,31 +432,24 @@ class _Mirror:
         self.warnings = _Warnings()
         self.listed: set[str] = set()
         self.contact_ids: dict[str, int] = {}
+        clients = Client.objects.for_firm(firm).filter(xpm_uuid__isnull=False)
         self.clients = {
             str(uuid): (pk, is_archived, source, hash(tuple(values)))
-            for uuid, pk, is_archived, source, *values in self._read(
-                Client, "xpm_uuid", "id", "is_archived", "source", *CLIENT_FIELDS
+            for uuid, pk, is_archived, source, *values in _stream(
+                clients, "xpm_uuid", "id", "is_archived", "source", *CLIENT_FIELDS
             )
         }
+        contacts = Contact.objects.for_firm(firm).filter(xpm_uuid__isnull=False)
         self.contacts = {
             str(uuid): (pk, hash(tuple(values)))
-            for uuid, pk, *values in self._read(Contact, "xpm_uuid", "id", *CONTACT_FIELDS)
+            for uuid, pk, *values in _stream(contacts, "xpm_uuid", "id", *CONTACT_FIELDS)
         }
+        links = ClientContact.objects.for_firm(firm).filter(client__xpm_uuid__isnull=False)
         self.links: dict[int, dict[int, tuple[int, _Link]]] = defaultdict(dict)
-        for pk, client_id, contact_id, *link in self._read(
-            ClientContact, "id", "client_id", "contact_id", *_Link.FIELDS, xpm_only="client__"
+        for pk, client_id, contact_id, *link in _stream(
+            links, "id", "client_id", "contact_id", *_Link.FIELDS
         ):
             self.links[client_id][contact_id] = (pk, _Link(*link))
-
-    def _read(self, model, *fields: str, xpm_only: str = ""):
-        """Stream the firm's XPM rows of ``model`` as tuples of ``fields``."""
-        return (
-            model.objects.for_firm(self.firm)
-            .filter(**{f"{xpm_only}xpm_uuid__isnull": False})
-            .order_by()
-            .values_list(*fields)
-            .iterator(chunk_size=5000)
-        )
 
     def apply(self, batch: Sequence[ClientRecord]) -> None:
         records = []
@@ -479,7 +477,7 @@ class _Mirror:
                         {
                             "firm_id": self.firm.pk,
                             "xpm_uuid": record.uuid,
-                            "source": Client.Source.XPM,
+                            "source": Client.Source.XPM.value,
                             "is_archived": False,
                             "created_at": now,
                             "updated_at": now,

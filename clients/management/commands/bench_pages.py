@@ -5,23 +5,26 @@ the client list (first page, a search, a filter, a late page) and a client profi
 Contacts tab through Django's test client, printing medians and query counts as JSON.
 """
 
-import io
 import statistics
 import time
 
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.test import Client as HttpClient
 from django.test.utils import override_settings
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Firm, User
 from clients.models import Client
 from clients.views.pages import PAGE_SIZE
-from xpmsync.management.commands.bench_sync import BENCH_FIRM, QueryCounter, write_results
+from xpmsync.benchmarking import (
+    QueryCounter,
+    fresh_firm,
+    remove_firm,
+    serve_practice,
+    timed_sync,
+    verified_client,
+    write_results,
+)
 
 
 class Command(BaseCommand):
@@ -34,9 +37,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, clients, repeat, output, **options):
         with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"]):
-            call_command("bench_sync", clients=clients, repeat=1, keep=True, stdout=io.StringIO())
-            firm = Firm.objects.get(name=BENCH_FIRM)
-            http = self._verified_client(firm)
+            firm = fresh_firm()
+            with serve_practice(clients):
+                timed_sync(firm)  # the first sync seeds the firm
+            http = verified_client(firm)
             sample = (
                 Client.objects.for_firm(firm).filter(links__isnull=False).order_by("pk").first()
             )
@@ -55,18 +59,8 @@ class Command(BaseCommand):
                 "profile_contacts": f"/clients/{sample.pk}/contacts/",
             }
             results = [self._time(http, name, url, clients, repeat) for name, url in pages.items()]
-            firm.delete()
+            remove_firm(firm)
         write_results(self.stdout, results, output)
-
-    def _verified_client(self, firm: Firm) -> HttpClient:
-        user = User.objects.filter(firm=firm).first()
-        device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
-        http = HttpClient()
-        http.force_login(user)
-        session = http.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        return http
 
     def _time(self, http: HttpClient, name: str, url: str, clients: int, repeat: int) -> dict:
         http.get(url)  # warm up

@@ -8,7 +8,6 @@ sync writes. Prints one JSON object: throughput, latency percentiles, errors, no
 and the syncs; fails if any request errored or any sync did not succeed.
 """
 
-import io
 import json
 import os
 import shutil
@@ -22,16 +21,19 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
 from accounts.models import Firm
-from clients.management.commands.bench_pages import Command as BenchPages
 from clients.models import Client
-from xpmsync.management.commands.bench_sync import BENCH_FIRM, serve_practice, write_results
-from xpmsync.management.commands.bench_sync import Command as BenchSync
-from xpmsync.models import XpmConnection
+from xpmsync.benchmarking import (
+    fresh_firm,
+    remove_firm,
+    serve_practice,
+    timed_sync,
+    verified_client,
+    write_results,
+)
 
 WRK_SCRIPT = """
 local paths = {%(paths)s}
@@ -80,20 +82,21 @@ class Command(BaseCommand):
             raise CommandError("wrk is not installed (Debian: apt-get install wrk).")
         if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
             raise CommandError("The load run measures PostgreSQL: set DATABASE_URL.")
-        with override_settings(ALLOWED_HOSTS=["testserver"]):
-            call_command("bench_sync", clients=clients, repeat=1, keep=True, stdout=io.StringIO())
-            firm = Firm.objects.get(name=BENCH_FIRM)
-            session = BenchPages()._verified_client(firm).cookies[settings.SESSION_COOKIE_NAME]
+        firm = fresh_firm()
         try:
-            with tempfile.TemporaryDirectory() as folder:
-                script = Path(folder) / "load.lua"
-                script.write_text(self._script(firm, f"{session.key}={session.value}"))
-                with self._gunicorn(port):
-                    result = self._load_with_syncs(
-                        firm, clients, script, connections, duration, port
-                    )
+            with serve_practice(clients) as handler:
+                timed_sync(firm)  # the first sync seeds the firm
+                with override_settings(ALLOWED_HOSTS=["testserver"]):
+                    session = verified_client(firm).cookies[settings.SESSION_COOKIE_NAME]
+                with tempfile.TemporaryDirectory() as folder:
+                    script = Path(folder) / "load.lua"
+                    script.write_text(self._script(firm, f"{session.key}={session.value}"))
+                    with self._gunicorn(port):
+                        result = self._load_with_syncs(
+                            firm, handler, script, connections, duration, port
+                        )
         finally:
-            BenchSync()._cleanup(firm)
+            remove_firm(firm)
         result.update(
             {"benchmark": "load", "clients": clients, "connections": connections, "workers": 2}
         )
@@ -133,7 +136,7 @@ class Command(BaseCommand):
         ]  # fmt: skip
         return _Server(command, env, f"http://127.0.0.1:{port}/accounts/login/")
 
-    def _load_with_syncs(self, firm, clients, script, connections, duration, port) -> dict:
+    def _load_with_syncs(self, firm, handler, script, connections, duration, port) -> dict:
         # fmt: off
         command = [
             shutil.which("wrk"), "--threads", "2", "--connections", str(connections),
@@ -143,19 +146,13 @@ class Command(BaseCommand):
         # fmt: on
         wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
         runs = []
-        with serve_practice(clients) as (server, handler):
-            url = f"http://127.0.0.1:{server.server_port}/"
-            dummy_mail = {"default": {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}}
-            with override_settings(DEBUG=False, XPM_API_URL=url, MAILERS=dummy_mail):
-                bench = BenchSync()
-                connection_row = XpmConnection.objects.get(firm=firm)
-                while wrk.poll() is None:
-                    handler.changed_every = 100 if len(runs) % 2 == 0 else 0
-                    try:
-                        run, seconds, _queries = bench._timed_run(firm, connection_row)
-                        runs.append({"seconds": round(seconds, 2), "status": run.status})
-                    except RuntimeError as error:
-                        runs.append({"error": str(error), "status": "failed"})
+        while wrk.poll() is None:
+            handler.changed_every = 100 if len(runs) % 2 == 0 else 0
+            try:
+                run, seconds, _queries = timed_sync(firm)
+                runs.append({"seconds": round(seconds, 2), "status": run.status})
+            except RuntimeError as error:
+                runs.append({"error": str(error), "status": "failed"})
         stdout, _ = wrk.communicate()
         line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
