@@ -133,7 +133,8 @@ def parse_client_list(stream: IO[bytes]) -> Iterator[ClientRecord]:
     except etree.XMLSyntaxError as error:
         if "XML_PARSE_HUGE" in (error.msg or ""):  # libxml2's depth and text-size limits
             raise XpmResponseError(
-                f"The response goes beyond the parser's safety limits: {error.msg}"
+                "The response goes beyond the parser's safety limits (a single value over 10 MB, "
+                "or elements nested too deep), which XPM never sends."
             ) from error
         raise XpmResponseError(f"The response is not well-formed XML: {error.msg}") from error
     if status != "OK":

@@ -36,6 +36,8 @@ def menu(page, name):
     page.get_by_role("navigation", name="Main menu").get_by_role(
         "link", name=name, exact=True
     ).click()
+    # The page's scripts (the dialogs) run before "load": clicking earlier follows the plain link.
+    page.wait_for_load_state("load")
 
 
 def verify_with_device(page, device):
