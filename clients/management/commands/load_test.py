@@ -31,6 +31,7 @@ from xpmsync.benchmarking import (
     remove_firm,
     serve_practice,
     timed_sync,
+    vacuum,
     verified_client,
     write_results,
 )
@@ -86,6 +87,7 @@ class Command(BaseCommand):
         try:
             with serve_practice(clients) as handler:
                 timed_sync(firm)  # the first sync seeds the firm
+                vacuum()  # settled, as autovacuum leaves it within a minute or so
                 with override_settings(ALLOWED_HOSTS=["testserver"]):
                     session = verified_client(firm).cookies[settings.SESSION_COOKIE_NAME]
                 with tempfile.TemporaryDirectory() as folder:
