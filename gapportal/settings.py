@@ -96,6 +96,12 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+if not REDIS_URL and not DEBUG:
+    # Without a broker, syncs would run inside web requests: fine for development only.
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when DEBUG is off: syncs run on Celery workers, never in the "
+        "web process."
+    )
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -109,7 +115,8 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 # In-process tasks behave like a worker's: their failures are recorded on the SyncRun, not
-# raised into the web request that queued them, and retries run one after another.
+# raised into the web request that queued them. Eager mode ignores a retry's countdown, so the
+# sync task waits itself, up to XPM_IN_PROCESS_MAX_WAIT seconds a retry.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

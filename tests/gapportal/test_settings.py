@@ -105,3 +105,10 @@ def test_production_uses_postgres_redis_and_smtp():
         "True",
         "31536000",
     ]
+
+
+def test_production_refuses_to_start_without_a_broker():
+    env = {k: v for k, v in PRODUCTION.items() if k != "REDIS_URL"}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert "REDIS_URL must be set when DEBUG is off" in result.stderr
