@@ -248,3 +248,25 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return f"Backup code of {self.user}"
+
+
+class UserSession(models.Model):
+    """One signed-in session of a user, listed under User Settings > Your sessions.
+
+    The session itself lives in Django's session store under ``session_key``; ending it deletes
+    it there. Like backup codes it belongs to a user and is only reached through them.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="signed_in_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Refreshed at most once a minute, so browsing does not write a row per request.
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Session of {self.user}"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import auth, settings, users
+from .views import auth, sessions, settings, users
 
 app_name = "accounts"
 
@@ -38,11 +38,15 @@ urlpatterns = [
     path("settings/mfa/", settings.mfa_settings, name="mfa"),
     path("settings/mfa/backup-codes/", settings.mfa_backup_codes, name="mfa-backup-codes"),
     path("settings/mfa/disable/", settings.mfa_disable, name="mfa-disable"),
+    path("settings/sessions/", sessions.session_list, name="session-list"),
+    path("settings/sessions/<int:pk>/end/", sessions.session_end, name="session-end"),
+    path("settings/sessions/end-others/", sessions.session_end_others, name="session-end-others"),
     path("users/", users.user_list, name="user-list"),
     path("users/add/", users.user_add, name="user-add"),
     path("users/<int:pk>/", users.user_edit, name="user-edit"),
     path("users/<int:pk>/delete/", users.user_delete, name="user-delete"),
     path("users/<int:pk>/reset-mfa/", users.user_reset_mfa, name="user-reset-mfa"),
+    path("users/<int:pk>/end-sessions/", sessions.user_sessions_end, name="user-sessions-end"),
     path("users/mfa-policy/", users.mfa_policy, name="mfa-policy"),
     path("audit-log/", users.audit_log, name="audit-log"),
 ]

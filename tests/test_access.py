@@ -4,7 +4,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.middleware import ENROL_ALLOWED, VERIFY_ALLOWED
-from accounts.models import User
+from accounts.models import User, UserSession
 from clients.models import Client, ClientImport
 from tests.totp import make_device
 
@@ -26,6 +26,7 @@ ADMIN_URL_NAMES = {
     "accounts:user-delete",
     "accounts:audit-log",
     "accounts:user-reset-mfa",
+    "accounts:user-sessions-end",
     "accounts:mfa-policy",
     "clients:manage-clients",
     "clients:client-archive",
@@ -92,6 +93,8 @@ def _alice_objects(alice, bob, record):
         "accounts:user-edit": bob.pk,
         "accounts:user-delete": bob.pk,
         "accounts:user-reset-mfa": bob.pk,
+        "accounts:user-sessions-end": bob.pk,
+        "accounts:session-end": UserSession.objects.create(user=bob, session_key="b" * 32).pk,
     }
     for name in ("detail", "contacts", "edit", "archive", "delete", "email"):
         objects[f"clients:client-{name}"] = record.pk
@@ -171,6 +174,9 @@ STATE_CHANGING_URL_NAMES = {
     "accounts:mfa-disable",
     "accounts:user-delete",
     "accounts:user-reset-mfa",
+    "accounts:user-sessions-end",
+    "accounts:session-end",
+    "accounts:session-end-others",
     "accounts:mfa-policy",
     "clients:client-archive",
     "clients:client-delete",
