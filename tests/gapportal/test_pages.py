@@ -19,6 +19,7 @@ TITLE = re.compile(r"<title>([^<]*)</title>")
         ("/accounts/settings/", "User Settings"),
         ("/accounts/settings/password/", "Change password"),
         ("/accounts/settings/mfa/", "Configure MFA"),
+        ("/accounts/settings/sessions/", "Your sessions"),
         ("/xpm/", "Xero Sync"),
         ("/help/", "Help"),
     ],

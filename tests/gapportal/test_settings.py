@@ -112,3 +112,31 @@ def test_production_refuses_to_start_without_a_broker():
     result = run_manage("check", env=env)
     assert result.returncode != 0
     assert "REDIS_URL must be set when DEBUG is off" in result.stderr
+
+
+def _production_values(expression: str, **extra: str) -> list[str]:
+    result = run_manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        f"from django.conf import settings as s; print({expression})",
+        env={**PRODUCTION, **extra},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_production_cookies_have_host_prefixed_names():
+    # __Host- cookies must be Secure, for Path=/ and without a Domain, or browsers drop them.
+    assert _production_values(
+        "s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_PATH, s.CSRF_COOKIE_PATH, "
+        "s.SESSION_COOKIE_DOMAIN, s.CSRF_COOKIE_DOMAIN"
+    ) == ["__Host-sessionid", "__Host-csrftoken", "True", "True", "/", "/", "None", "None"]
+
+
+def test_forwarded_proto_is_believed_only_behind_a_trusted_proxy():
+    assert _production_values("s.SECURE_PROXY_SSL_HEADER") == ["None"]
+    behind_proxy = _production_values("*s.SECURE_PROXY_SSL_HEADER", TRUSTED_PROXY_COUNT="1")
+    assert behind_proxy == ["HTTP_X_FORWARDED_PROTO", "https"]

@@ -92,7 +92,9 @@ class Command(BaseCommand):
                     session = verified_client(firm).cookies[settings.SESSION_COOKIE_NAME]
                 with tempfile.TemporaryDirectory() as folder:
                     script = Path(folder) / "load.lua"
-                    script.write_text(self._script(firm, f"{session.key}={session.value}"))
+                    # gunicorn runs with DEBUG off, where the cookie has its __Host- name.
+                    cookie = f"__Host-{session.key}={session.value}"
+                    script.write_text(self._script(firm, cookie))
                     with self._gunicorn(port):
                         result = self._load_with_syncs(
                             firm, handler, script, connections, duration, port
@@ -131,6 +133,8 @@ class Command(BaseCommand):
             "XERO_CLIENT_ID": "load-test",
             "XERO_CLIENT_SECRET": "load-test",
             "ALLOWED_HOSTS": "127.0.0.1",
+            # wrk plays the TLS-terminating proxy, which says X-Forwarded-Proto: https.
+            "TRUSTED_PROXY_COUNT": "1",
         }
         command = [
             sys.executable, "-m", "gunicorn", "gapportal.wsgi", "--workers", "2",
