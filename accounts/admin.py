@@ -1,14 +1,40 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .models import AuditEvent, Firm, User
 
-# The platform operator logs in through the portal's own login (throttled, and MFA-aware),
-# never through a second password form.
-admin.site.login = login_required(admin.site.login)  # type: ignore[method-assign]
+
+def operator_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """The Django admin's login page, which never checks a password itself.
+
+    Operators log in through the portal's own login (throttled, and MFA-aware). Django's admin
+    login form, shown to anyone signed in who is not an operator, was a second, unthrottled
+    password form; here a signed-in firm user is refused and nothing they post is checked.
+    """
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.GET.get("next") or request.get_full_path())
+    if not (request.user.is_active and request.user.is_staff):
+        raise PermissionDenied("The platform administration is for platform operators only.")
+    next_url = request.GET.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return redirect(next_url)
+    return redirect("admin:index")
+
+
+def operator_password_change(request: HttpRequest, extra_context: dict | None = None):
+    """The admin's own password change form skipped the throttle: use the portal's."""
+    return redirect("accounts:password-change")
+
+
+admin.site.login = operator_login  # type: ignore[method-assign]
+admin.site.password_change = operator_password_change  # type: ignore[method-assign]
 admin.site.site_header = "The Gap Portal — platform administration"
 
 
@@ -74,6 +100,15 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only what the operator changed: the row was read before any change the user or a
+        # firm admin made meanwhile (a password, an MFA reset's session generation).
+        columns = {field.name for field in User._meta.concrete_fields}
+        obj.save(update_fields=[name for name in form.changed_data if name in columns])
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -13,13 +13,19 @@ def record(
     actor: User | None = None,
     detail: str = "",
     request: HttpRequest | None = None,
+    ip_address: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the firm's audit log. Never pass secrets in ``detail``."""
+    """Append one event to the firm's audit log. Never pass secrets in ``detail``.
+
+    The address comes from ``request``, or from ``ip_address`` where a service has no request.
+    """
+    if request is not None:
+        ip_address = client_ip(request)
     return AuditEvent.objects.create(
         firm=firm,
         action=action,
         actor=actor,
         actor_email=actor.email if actor else "",
         detail=detail[:500],
-        ip_address=(client_ip(request) or None) if request is not None else None,
+        ip_address=ip_address or None,
     )

@@ -1,10 +1,9 @@
 from django import forms
-from django.contrib.auth import authenticate
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.http import HttpRequest
 
-from . import audit, throttle
-from .models import AuditEvent, User
+from . import credentials
+from .models import User
 
 
 class LoginForm(AuthenticationForm):
@@ -31,29 +30,16 @@ class LoginForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if not email or not password:
             return self.cleaned_data
-        ip = throttle.client_ip(self.request) if self.request else ""
-        if throttle.is_locked_out(email, ip):
-            audit_failed_login(email, "refused while throttled", self.request)
-            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
-        self.user_cache = authenticate(self.request, username=email, password=password)
+        try:
+            self.user_cache = credentials.authenticate_login(self.request, email, password)
+        except credentials.Throttled:
+            raise forms.ValidationError(
+                self.error_messages["throttled"], code="throttled"
+            ) from None
         if self.user_cache is None:
-            throttle.record_failure(email, ip)
-            audit_failed_login(email, "wrong password", self.request)
             raise self.get_invalid_login_error()
-        throttle.clear_account(email, ip)
         self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
-
-
-def audit_failed_login(email: str, detail: str, request: HttpRequest | None) -> None:
-    """Log a failed login in the firm of the account it named, if there is one."""
-    user = (
-        User.objects.filter(email__iexact=email, firm__isnull=False).select_related("firm").first()
-    )
-    if user is not None:
-        audit.record(
-            user.firm, AuditEvent.Action.LOGIN_FAILED, actor=user, detail=detail, request=request
-        )
 
 
 class UserSearchForm(forms.Form):
@@ -85,6 +71,10 @@ class UserForm(forms.ModelForm):
 
 
 class ProfileForm(forms.ModelForm):
+    """A user's own details. Saves only its own columns: ``request.user`` was loaded when the
+    request began, and writing the whole row back would undo an admin's deactivation, role
+    change or MFA reset made meanwhile."""
+
     class Meta:
         model = User
         fields = ["first_name", "last_name", "greeting", "sign_off", "email_signature"]
@@ -94,11 +84,23 @@ class ProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["first_name"].required = True
 
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        if commit:
+            user.save(update_fields=self._meta.fields)
+        return user
+
 
 class PasswordCheckMixin:
-    """Adds a current-password field, checked against ``self.user``."""
+    """Adds a current-password field, checked against ``self.user`` through the throttle.
+
+    ``ip`` is the client's address (``throttle.client_ip``); ``purpose`` names the action in
+    the audit log.
+    """
 
     user: User
+    ip: str = ""
+    purpose: str = "confirming an action"
 
     def add_password_field(self) -> None:
         self.fields["password"] = forms.CharField(
@@ -109,17 +111,69 @@ class PasswordCheckMixin:
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        if not self.user.check_password(password):
+        try:
+            correct = credentials.check_current_password(
+                self.user, password, ip=self.ip, purpose=self.purpose
+            )
+        except credentials.Throttled:
+            raise forms.ValidationError(REAUTH_THROTTLED_MESSAGE, code="throttled") from None
+        if not correct:
             raise forms.ValidationError("That is not your current password.")
         return password
 
 
+REAUTH_THROTTLED_MESSAGE = (
+    "Too many wrong passwords. Wait 15 minutes and try again; your password was not checked."
+)
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, with the old password checked through the throttle, and only
+    the password column written (the user row was loaded before any admin's change)."""
+
+    def __init__(self, user: User, *args, ip: str = "", **kwargs) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.ip = ip
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        try:
+            correct = credentials.check_current_password(
+                self.user, old_password, ip=self.ip, purpose="password change"
+            )
+        except credentials.Throttled:
+            raise forms.ValidationError(REAUTH_THROTTLED_MESSAGE, code="throttled") from None
+        if not correct:
+            raise forms.ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
+
+    def save(self, commit: bool = True) -> User:
+        self.user.set_password(self.cleaned_data["new_password1"])
+        if commit:
+            self.user.save(update_fields=["password"])
+        return self.user
+
+
+class NewPasswordForm(SetPasswordForm):
+    """The set-password links (reset, invitation): writes only the password column."""
+
+    def save(self, commit: bool = True) -> User:
+        self.user.set_password(self.cleaned_data["new_password1"])
+        if commit:
+            self.user.save(update_fields=["password"])
+        return self.user
+
+
 class EmailChangeForm(PasswordCheckMixin, forms.Form):
     email = forms.EmailField(label="New email address")
+    purpose = "email change"
 
-    def __init__(self, *args, user: User, **kwargs) -> None:
+    def __init__(self, *args, user: User, ip: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.ip = ip
         self.add_password_field()
 
     def clean_email(self) -> str:
@@ -151,9 +205,12 @@ class EnrolForm(PasswordCheckMixin, forms.Form):
         ),
     )
 
-    def __init__(self, *args, user: User, ask_password: bool, **kwargs) -> None:
+    purpose = "MFA enrolment"
+
+    def __init__(self, *args, user: User, ask_password: bool, ip: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.ip = ip
         if ask_password:
             self.add_password_field()
 
@@ -168,9 +225,11 @@ class PasswordAndCodeForm(PasswordCheckMixin, forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off"}),
     )
 
-    def __init__(self, *args, user: User, **kwargs) -> None:
+    def __init__(self, *args, user: User, ip: str = "", purpose: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.ip = ip
+        self.purpose = purpose or self.purpose
         self.add_password_field()
         self.order_fields(["password", "code"])
 

@@ -14,13 +14,15 @@ from io import BytesIO
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gapportal.mail import send_templated_email
 
-from . import audit
+from . import audit, monitoring
 from .models import AuditEvent, BackupCode, User
 
 BACKUP_CODE_COUNT = 10
@@ -74,7 +76,7 @@ def qr_code_svg(device: TOTPDevice) -> str:
     return svg[svg.index("<svg") :]
 
 
-def confirm_enrolment(user: User, code: str) -> list[str]:
+def confirm_enrolment(user: User, code: str, *, ip: str = "") -> list[str]:
     """Confirm the user's pending device with a code from it; returns new backup codes.
 
     Any earlier device is replaced, backup codes are issued afresh, every session of the user is
@@ -104,6 +106,7 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
                 audit.record(user.firm, AuditEvent.Action.MFA_ENROLLED, actor=user)
     if not accepted:
         # Outside the transaction, so the failure count verify_token recorded is kept.
+        _alert_if_repeated(user, device, ip)
         raise CodeRefused(WRONG_CODE)
     send_templated_email("mfa_enabled", [user.email], {"user": user})
     return codes
@@ -112,8 +115,11 @@ def confirm_enrolment(user: User, code: str) -> list[str]:
 # --- Verification -------------------------------------------------------------------------------
 
 
-def verify(user: User, code: str) -> Verification:
-    """Check a 6-digit code or a backup code for ``user``; raises CodeRefused when wrong."""
+def verify(user: User, code: str, *, ip: str = "") -> Verification:
+    """Check a 6-digit code or a backup code for ``user``; raises CodeRefused when wrong.
+
+    ``ip``, the client's address, goes into the alert raised when wrong codes keep coming.
+    """
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
         if device is None:
@@ -129,7 +135,16 @@ def verify(user: User, code: str) -> Verification:
         elif device.verify_token(_digits(code)):
             return Verification(device, used_backup_code=False)
     # Raised outside the transaction, so the failure count it recorded is kept.
+    _alert_if_repeated(user, device, ip)
     raise CodeRefused(WRONG_CODE)
+
+
+def _alert_if_repeated(user: User, device: TOTPDevice, ip: str) -> None:
+    # Every LOGIN_THROTTLE_PER_ACCOUNT-th wrong code in a row: one alert per run of failures,
+    # not one per guess (the device's own delay already slows each guess down).
+    failures = device.throttling_failure_count
+    if failures and failures % settings.LOGIN_THROTTLE_PER_ACCOUNT == 0:
+        monitoring.repeated_failures(user, what="codes", account=user.email, ip=ip)
 
 
 def _digits(code: str) -> str:
@@ -225,6 +240,9 @@ def _remove_mfa(user: User) -> None:
 
 
 def _end_all_sessions(user: User, *, must_enrol: bool) -> None:
-    user.session_generation += 1
-    user.must_enrol_mfa = must_enrol
-    user.save(update_fields=["session_generation", "must_enrol_mfa"])
+    # Incremented in the database: two of these at once (an admin's reset while the user
+    # enrols) must move the generation on twice, not write the same stale value back.
+    User.objects.filter(pk=user.pk).update(
+        session_generation=F("session_generation") + 1, must_enrol_mfa=must_enrol
+    )
+    user.refresh_from_db(fields=["session_generation", "must_enrol_mfa"])

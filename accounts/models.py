@@ -186,6 +186,9 @@ class AuditEvent(models.Model):
     class Action(models.TextChoices):
         LOGIN = "login", "Logged in"
         LOGIN_FAILED = "login_failed", "Failed login"
+        PASSWORD_CHECK_FAILED = "password_check_failed", "Wrong current password"
+        REPEATED_FAILURES = "repeated_failures", "Repeated wrong passwords or codes"
+        SUDO_CONFIRMED = "sudo_confirmed", "Confirmed it was them for an admin action"
         LOGOUT = "logout", "Logged out"
         EMAIL_CHANGED = "email_changed", "Email address changed"
         PASSWORD_CHANGED = "password_changed", "Password changed"

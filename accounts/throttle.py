@@ -1,15 +1,36 @@
-"""Throttling of failed password logins, per account and per client address.
+"""Throttling of password checks, per account and per client address.
 
 Counters live in the cache (Redis in production) in fixed windows, so a lockout always ends by
 itself: nobody is locked out permanently, and an office sharing one address gets a larger
-allowance than a single account. A successful login clears the account's counter.
+allowance than a single account.
+
+An attempt is counted *before* the password is checked, with the cache's atomic ``add`` and
+``incr``, and refused unless its own count is within the limit. Counting after the slow Argon2
+check let parallel requests all read a count under the limit and all be checked; counting first,
+of N requests sent at once only the first ``limit`` reach the hash. A successful check gives the
+attempt back: it clears the account's counter and takes one off the address's, so the counters
+hold failures (and checks in flight), not logins.
 """
 
+import contextlib
 import hashlib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+
+THROTTLED_MESSAGE = (
+    "Too many failed attempts. Wait 15 minutes and try again, or reset your password."
+)
+
+
+class Throttled(Exception):
+    """Too many failed attempts for the account or the address: refused without a check."""
+
+    def __init__(self, attempt: "Attempt") -> None:
+        super().__init__(THROTTLED_MESSAGE)
+        self.attempt = attempt
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -26,30 +47,65 @@ def client_ip(request: HttpRequest) -> str:
     return remote_addr
 
 
-def _keys(email: str, ip: str) -> tuple[str, str]:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+def _keys(account: str, ip: str) -> tuple[str, str]:
+    digest = hashlib.sha256(account.strip().lower().encode()).hexdigest()
     return f"login-fail:account:{digest}", f"login-fail:ip:{ip}"
 
 
-def is_locked_out(email: str, ip: str) -> bool:
-    account_key, ip_key = _keys(email, ip)
-    counts = cache.get_many([account_key, ip_key])
-    return (
-        counts.get(account_key, 0) >= settings.LOGIN_THROTTLE_PER_ACCOUNT
-        or counts.get(ip_key, 0) >= settings.LOGIN_THROTTLE_PER_IP
-    )
-
-
-def record_failure(email: str, ip: str) -> None:
-    for key in _keys(email, ip):
-        # add() starts the window only if no counter exists; incr() keeps its expiry.
-        cache.add(key, 0, timeout=settings.LOGIN_THROTTLE_WINDOW)
+def _count(key: str) -> int:
+    window = settings.LOGIN_THROTTLE_WINDOW
+    for _ in range(3):
+        # add() starts the window only if no counter exists; incr() is atomic and keeps the
+        # expiry, so refused attempts never extend a lockout.
+        cache.add(key, 0, timeout=window)
         try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=settings.LOGIN_THROTTLE_WINDOW)
+            return cache.incr(key)
+        except ValueError:  # the window ended between add and incr: start the next one
+            continue
+    cache.set(key, 1, timeout=window)
+    return 1
 
 
-def clear_account(email: str, ip: str) -> None:
-    account_key, _ = _keys(email, ip)
-    cache.delete(account_key)
+@dataclass(frozen=True)
+class Attempt:
+    """One counted password check: the counts it saw, and how it ends."""
+
+    account: str
+    ip: str
+    account_count: int
+    ip_count: int
+
+    @property
+    def is_over_limit(self) -> bool:
+        return (
+            self.account_count > settings.LOGIN_THROTTLE_PER_ACCOUNT
+            or self.ip_count > settings.LOGIN_THROTTLE_PER_IP
+        )
+
+    @property
+    def locks_account(self) -> bool:
+        """Whether this attempt, failing, is the one that reaches the account's limit."""
+        return self.account_count == settings.LOGIN_THROTTLE_PER_ACCOUNT
+
+    @property
+    def locks_address(self) -> bool:
+        return self.ip_count == settings.LOGIN_THROTTLE_PER_IP
+
+    def succeeded(self) -> None:
+        account_key, ip_key = _keys(self.account, self.ip)
+        cache.delete(account_key)
+        with contextlib.suppress(ValueError):  # the address's window has ended meanwhile
+            cache.decr(ip_key)
+
+
+def count_attempt(account: str, ip: str) -> Attempt:
+    """Count a password check for ``account`` from ``ip`` before it is made.
+
+    Raises Throttled when the account or the address is over its limit: the caller must then
+    not check the password at all, so a right password gets the lockout message too.
+    """
+    account_key, ip_key = _keys(account, ip)
+    attempt = Attempt(account, ip, _count(account_key), _count(ip_key))
+    if attempt.is_over_limit:
+        raise Throttled(attempt)
+    return attempt

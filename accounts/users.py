@@ -71,33 +71,49 @@ def invite_user(firm: Firm, *, by: User, user: User, request: HttpRequest | None
     return user
 
 
+# The columns Manage Users changes; nothing else of the row is ever written from its form.
+ADMIN_EDITABLE_FIELDS = ("first_name", "last_name", "email", "role", "is_active")
+
+
 def update_user(
     user: User, *, by: User, changed: list[str], request: HttpRequest | None = None
 ) -> User:
-    """Save the form's changes to ``user`` unless they break the seat limit or leave no admin."""
+    """Apply the form's ``changed`` fields of ``user`` unless they break the seat limit or leave
+    no admin; returns the saved row.
+
+    ``user`` was read before the firm's lock was taken, so the row is read again under a lock and
+    only the changed columns are written: a password change, an MFA enrolment or a new session
+    generation that landed meanwhile is kept.
+    """
+    fields = [name for name in ADMIN_EDITABLE_FIELDS if name in changed]
     with transaction.atomic():
         firm = _lock_firm(user.firm)
-        before = User.objects.get(pk=user.pk)
+        current = User.objects.select_for_update().get(pk=user.pk)
+        is_active = user.is_active if "is_active" in fields else current.is_active
+        role = user.role if "role" in fields else current.role
         loses_admin = (
-            before.is_active
-            and before.role == User.Role.ADMIN
-            and (not user.is_active or user.role != User.Role.ADMIN)
+            current.is_active
+            and current.role == User.Role.ADMIN
+            and (not is_active or role != User.Role.ADMIN)
         )
-        if loses_admin and not _other_active_admins(user):
+        if loses_admin and not _other_active_admins(current):
             raise UserChangeRefused(
                 "This is the firm's last active admin. Make another user an admin first."
             )
-        if user.is_active and not before.is_active:
+        if is_active and not current.is_active:
             _check_seat_available(firm)
-        user.save()
+        for name in fields:
+            setattr(current, name, getattr(user, name))
+        if fields:
+            current.save(update_fields=fields)
         audit.record(
             firm,
             AuditEvent.Action.USER_CHANGED,
             actor=by,
-            detail=f"{user.email}: {', '.join(changed) or 'no changes'}",
+            detail=f"{current.email}: {', '.join(fields) or 'no changes'}",
             request=request,
         )
-    return user
+    return current
 
 
 def delete_user(user: User, *, by: User, request: HttpRequest | None = None) -> None:

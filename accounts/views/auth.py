@@ -15,9 +15,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from gapportal.mail import send_templated_email
 
 from .. import audit, mfa
-from ..forms import CodeForm, LoginForm
+from ..forms import CodeForm, LoginForm, NewPasswordForm
 from ..models import AuditEvent
 from ..sessions import mark_verified, note_password_entered, safe_next_url
+from ..throttle import client_ip
 
 
 class LoginView(auth_views.LoginView):
@@ -47,7 +48,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            result = mfa.verify(request.user, form.cleaned_data["code"])
+            result = mfa.verify(request.user, form.cleaned_data["code"], ip=client_ip(request))
         except mfa.CodeRefused as refused:
             _audit(request, AuditEvent.Action.MFA_FAILED)
             form.add_error("code", str(refused))
@@ -93,6 +94,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password-reset-complete")
+    form_class = NewPasswordForm
 
     def form_valid(self, form):
         response = super().form_valid(form)

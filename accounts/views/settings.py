@@ -14,7 +14,13 @@ from gapportal.mail import send_templated_email
 
 from .. import audit, mfa
 from ..access import firm_member_required
-from ..forms import EmailChangeForm, EnrolForm, PasswordAndCodeForm, ProfileForm
+from ..forms import (
+    EmailChangeForm,
+    EnrolForm,
+    PasswordAndCodeForm,
+    ProfileForm,
+    ThrottledPasswordChangeForm,
+)
 from ..models import AuditEvent
 from ..sessions import (
     keep_only_this_session,
@@ -23,6 +29,7 @@ from ..sessions import (
     password_entered_recently,
     safe_next_url,
 )
+from ..throttle import client_ip
 from ..users import change_email
 
 
@@ -41,7 +48,7 @@ def user_settings(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters("password")
 @firm_member_required
 def email_change(request: HttpRequest) -> HttpResponse:
-    email_form = EmailChangeForm(request.POST, user=request.user)
+    email_form = EmailChangeForm(request.POST, user=request.user, ip=client_ip(request))
     if not email_form.is_valid():
         context = {"form": ProfileForm(instance=request.user), "email_form": email_form}
         return render(request, "accounts/settings.html", context, status=400)
@@ -56,6 +63,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:settings")
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "ip": client_ip(self.request)}
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -79,11 +90,14 @@ def mfa_settings(request: HttpRequest) -> HttpResponse:
     if mfa.has_mfa(user):
         return _status(request)
     form = EnrolForm(
-        request.POST or None, user=user, ask_password=not password_entered_recently(request)
+        request.POST or None,
+        user=user,
+        ask_password=not password_entered_recently(request),
+        ip=client_ip(request),
     )
     if request.method == "POST" and form.is_valid():
         try:
-            codes = mfa.confirm_enrolment(user, form.cleaned_data["code"])
+            codes = mfa.confirm_enrolment(user, form.cleaned_data["code"], ip=client_ip(request))
         except mfa.CodeRefused as refused:
             form.add_error("code", str(refused))
         else:
@@ -120,7 +134,13 @@ def _show_backup_codes(
 @login_required
 def mfa_backup_codes(request: HttpRequest) -> HttpResponse:
     """New backup codes (the old ones stop working), shown once."""
-    form = PasswordAndCodeForm(request.POST, user=request.user, prefix="backup")
+    form = PasswordAndCodeForm(
+        request.POST,
+        user=request.user,
+        prefix="backup",
+        ip=client_ip(request),
+        purpose="new backup codes",
+    )
     if _password_and_code_ok(request, form):
         codes = mfa.regenerate_backup_codes(request.user)
         return _show_backup_codes(request, codes, just_enrolled=False)
@@ -136,7 +156,9 @@ def mfa_disable(request: HttpRequest) -> HttpResponse:
     if user.mfa_required:
         messages.error(request, f"{user.mfa_required_reason} It cannot be turned off.")
         return redirect("accounts:mfa")
-    form = PasswordAndCodeForm(request.POST, user=user, prefix="disable")
+    form = PasswordAndCodeForm(
+        request.POST, user=user, prefix="disable", ip=client_ip(request), purpose="turning MFA off"
+    )
     if not _password_and_code_ok(request, form):
         return _status(request, disable_form=form)
     mfa.disable(user)
@@ -149,7 +171,7 @@ def _password_and_code_ok(request: HttpRequest, form: PasswordAndCodeForm) -> bo
         return False
     note_password_entered(request)
     try:
-        mfa.verify(request.user, form.cleaned_data["code"])
+        mfa.verify(request.user, form.cleaned_data["code"], ip=client_ip(request))
     except mfa.CodeRefused as refused:
         form.add_error("code", str(refused))
         return False
