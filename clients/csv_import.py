@@ -31,6 +31,8 @@ MAX_ROWS = 2000
 MAX_COLUMNS = 30
 MAX_CELL = 255
 PREVIEW_LIFETIME = timedelta(hours=1)
+# A preview not applied by then is deleted with its rows (clients.tasks, and each new upload).
+ABANDONED_AFTER = timedelta(days=1)
 TOO_LARGE = (
     f"The file is larger than {MAX_BYTES // 1024} KB. Split it into smaller files, or connect "
     "Xero Practice Manager to bring in a large client list."
@@ -67,8 +69,19 @@ class ImportRefused(Exception):
 # --- Reading the file ---------------------------------------------------------------------------
 
 
-def read_rows(data: bytes) -> list[dict[str, str]]:
-    """The file's data rows as dicts keyed by field name, with their line number as ``row``."""
+@dataclass
+class CsvFile:
+    rows: list[dict[str, str]]
+    # Headers that match no column the portal imports, as written in the file.
+    ignored_columns: list[str]
+
+
+def read_file(data: bytes) -> CsvFile:
+    """The file's data rows as dicts keyed by field name, each with its line number as ``row``.
+
+    The line is the physical line of the file the row starts on, as a text editor or Excel's
+    row numbers show it: a quoted cell with line breaks in it makes a row span several.
+    """
     if len(data) > MAX_BYTES:
         raise ImportRefused(TOO_LARGE)
     text = _decode(data)
@@ -79,7 +92,9 @@ def read_rows(data: bytes) -> list[dict[str, str]]:
             raise ImportRefused("The file is empty. Download the template to see the columns.")
         columns = _columns(header)
         rows = []
-        for line, cells in enumerate(reader, start=2):
+        lines_read = reader.line_num
+        for cells in reader:
+            line, lines_read = lines_read + 1, reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
             if len(rows) >= MAX_ROWS:
@@ -95,7 +110,14 @@ def read_rows(data: bytes) -> list[dict[str, str]]:
         ) from error
     if not rows:
         raise ImportRefused("The file has a header row but no clients under it.")
-    return rows
+    known = {index for index, _name in columns}
+    ignored = [cell.strip() for i, cell in enumerate(header) if i not in known and cell.strip()]
+    return CsvFile(rows=rows, ignored_columns=ignored)
+
+
+def read_rows(data: bytes) -> list[dict[str, str]]:
+    """The file's data rows (see ``read_file``)."""
+    return read_file(data).rows
 
 
 def _decode(data: bytes) -> str:
@@ -147,6 +169,7 @@ def _columns(header: list[str]) -> list[tuple[int, str]]:
         _normalise_header(title): name
         for title, name in (REQUIRED_COLUMNS | OPTIONAL_COLUMNS).items()
     }
+    _refuse_duplicate_headers(header)
     columns = [
         (i, known[_normalise_header(c)])
         for i, c in enumerate(header)
@@ -160,6 +183,24 @@ def _columns(header: list[str]) -> list[tuple[int, str]]:
             "Download the template to see the columns the portal needs."
         )
     return columns
+
+
+def _refuse_duplicate_headers(header: list[str]) -> None:
+    """Two columns with one title would leave it to chance which of them is imported."""
+    positions: dict[str, list[int]] = defaultdict(list)
+    for number, cell in enumerate(header, start=1):
+        if title := _normalise_header(cell):
+            positions[title].append(number)
+    twins = [(header[numbers[0] - 1].strip(), numbers) for numbers in positions.values()]
+    twins = [(title, numbers) for title, numbers in twins if len(numbers) > 1]
+    if twins:
+        described = "; ".join(
+            f"“{title}” (columns {', '.join(map(str, numbers))})" for title, numbers in twins
+        )
+        raise ImportRefused(
+            f"The file has more than one column with the same title: {described}. Keep one "
+            "column of each, then upload the file again."
+        )
 
 
 # --- Checking and planning ----------------------------------------------------------------------
@@ -311,9 +352,34 @@ def _match_existing(firm: Firm, groups: dict[str, PlannedClient], errors: list) 
 
 
 def create_preview(
-    firm: Firm, *, by: User, filename: str, rows: list[dict[str, str]]
+    firm: Firm,
+    *,
+    by: User,
+    filename: str,
+    rows: list[dict[str, str]],
+    ignored_columns: list[str] | None = None,
 ) -> ClientImport:
-    return ClientImport.objects.create(firm=firm, created_by=by, filename=filename[:255], rows=rows)
+    """Store the rows until the preview is applied; abandoned previews of any firm go now."""
+    delete_abandoned_previews()
+    return ClientImport.objects.create(
+        firm=firm,
+        created_by=by,
+        filename=filename[:255],
+        rows=rows,
+        ignored_columns=ignored_columns or [],
+    )
+
+
+def delete_abandoned_previews() -> int:
+    """Delete previews never applied within ABANDONED_AFTER, rows and all; returns how many.
+
+    Client data from a file stays in the database no longer than that.
+    """
+    cutoff = timezone.now() - ABANDONED_AFTER
+    deleted, _ = ClientImport.objects.filter(
+        status=ClientImport.Status.PREVIEWED, created_at__lt=cutoff
+    ).delete()
+    return deleted
 
 
 class ImportExpired(Exception):
@@ -343,7 +409,10 @@ def apply_import(client_import: ClientImport, *, by: User) -> dict[str, int]:
         locked.status = ClientImport.Status.APPLIED
         locked.applied_at = timezone.now()
         locked.summary = summary
-        locked.save(update_fields=["status", "applied_at", "summary"])
+        # The file's rows are in the clients now; the copy of them goes.
+        locked.rows = []
+        locked.ignored_columns = []
+        locked.save(update_fields=["status", "applied_at", "summary", "rows", "ignored_columns"])
         audit.record(
             firm,
             AuditEvent.Action.CSV_IMPORTED,

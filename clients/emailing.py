@@ -1,6 +1,8 @@
 """Emailing a client's primary contact, signed with the sender's personal settings."""
 
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
+from django.core.validators import validate_email
 
 from accounts.models import User
 
@@ -17,6 +19,7 @@ def recipient(client: Client) -> tuple[Contact | None, str]:
     contact = link.contact if link else None
     address = (contact.email if contact else "") or client.email
     if address:
+        _check_address(client, address)
         return contact, address
     if client.is_from_xpm:
         raise NoEmailAddress(
@@ -26,6 +29,19 @@ def recipient(client: Client) -> tuple[Contact | None, str]:
     raise NoEmailAddress(
         f"{client.name} has no email address. Edit the client to add one, then try again."
     )
+
+
+def _check_address(client: Client, address: str) -> None:
+    # Addresses come from XPM or a CSV file too; one with a line break would fail in the mail
+    # library, so it is reported like a missing one.
+    try:
+        validate_email(address)
+    except ValidationError:
+        where = "in Xero Practice Manager, then press Sync Now" if client.is_from_xpm else "here"
+        raise NoEmailAddress(
+            f"{client.name}'s email address “{' '.join(address.split())}” is not valid. "
+            f"Correct it {where}, then try again."
+        ) from None
 
 
 def draft_message(contact: Contact | None, sender: User) -> str:
@@ -41,5 +57,8 @@ def draft_message(contact: Contact | None, sender: User) -> str:
 def email_client(client: Client, *, sender: User, subject: str, message: str) -> str:
     """Send the message to the client's primary contact; returns the address used."""
     _contact, address = recipient(client)
+    # The form refuses line breaks; folding them here keeps any other caller from a header
+    # injection or a crash.
+    subject = " ".join(subject.split())
     EmailMessage(subject=subject, body=message, to=[address], reply_to=[sender.email]).send()
     return address

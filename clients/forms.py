@@ -1,3 +1,5 @@
+import unicodedata
+
 from django import forms
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
@@ -125,6 +127,16 @@ class EmailClientForm(forms.Form):
     subject = forms.CharField(max_length=200)
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}))
 
+    def clean_subject(self) -> str:
+        subject = self.cleaned_data["subject"]
+        # A line break in a header would let the subject add headers of its own; the mail
+        # library refuses it, so it is refused here with a message rather than a crash.
+        if len(subject.splitlines()) > 1 or any(unicodedata.category(c) == "Cc" for c in subject):
+            raise forms.ValidationError(
+                "Write the subject on one line, without line breaks or control characters."
+            )
+        return subject
+
 
 class CsvUploadForm(forms.Form):
     file = forms.FileField(
@@ -145,7 +157,7 @@ class CsvUploadForm(forms.Form):
         # Read at most one byte past the limit, whatever the upload claimed its size was.
         data = upload.read(csv_import.MAX_BYTES + 1)
         try:
-            self.rows = csv_import.read_rows(data)
+            self.csv_file = csv_import.read_file(data)
         except csv_import.ImportRefused as refused:
             raise forms.ValidationError(str(refused)) from refused
         return upload

@@ -188,6 +188,8 @@ class ClientImport(models.Model):
     filename = models.CharField(max_length=255)
     # The rows as read from the file; checked again when the import is applied.
     rows = models.JSONField(default=list)
+    # Headers of the file that match no column the portal imports, shown on the preview.
+    ignored_columns = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEWED)
     summary = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -139,6 +139,11 @@ CELERY_TASK_TIME_LIMIT = 1800
 CELERY_BEAT_SCHEDULE = {
     # Queues each connected firm's daily sync when it is due, spread over the hour.
     "dispatch-xpm-syncs": {"task": "xpmsync.tasks.dispatch_due_syncs", "schedule": 3600.0},
+    # Deletes CSV import previews (and the client rows they hold) left unapplied for a day.
+    "delete-abandoned-imports": {
+        "task": "clients.tasks.delete_abandoned_imports",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Email --------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             get_firm(request),
             by=request.user,
             filename=form.cleaned_data["file"].name,
-            rows=form.rows,
+            rows=form.csv_file.rows,
+            ignored_columns=form.csv_file.ignored_columns,
         )
         return redirect("clients:import-preview", pk=preview.pk)
     context = {"form": form, "is_connected": get_firm(request).is_connected_to_xpm}
