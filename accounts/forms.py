@@ -60,6 +60,12 @@ class UserForm(forms.ModelForm):
         self.fields["last_name"].required = True
         if self.instance.pk is None:
             del self.fields["is_active"]
+        else:
+            # static/js/dialogs.js asks first, naming the consequence, when these change.
+            self.fields["role"].widget.attrs["data-consequence"] = "role-dialog"
+            self.fields["is_active"].widget.attrs.update(
+                {"data-consequence": "deactivate-dialog", "data-consequence-when": "unchecked"}
+            )
 
     def clean_email(self) -> str:
         email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
@@ -181,6 +187,18 @@ class EmailChangeForm(PasswordCheckMixin, forms.Form):
         if User.objects.filter(email__iexact=email).exclude(pk=self.user.pk).exists():
             raise forms.ValidationError("A user with this email address already exists.")
         return email
+
+
+class ConfirmPasswordForm(PasswordCheckMixin, forms.Form):
+    """ "Confirm it's you" before a dangerous admin action: the password, typed again."""
+
+    purpose = "confirming an admin action"
+
+    def __init__(self, *args, user: User, ip: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.ip = ip
+        self.add_password_field()
 
 
 class CodeForm(forms.Form):

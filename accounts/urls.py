@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import auth, sessions, settings, users
+from .views import auth, sessions, settings, sudo, users
 
 app_name = "accounts"
 
@@ -32,6 +32,7 @@ urlpatterns = [
         auth.InvitationAcceptView.as_view(),
         name="invitation-accept",
     ),
+    path("confirm/", sudo.sudo_confirm, name="sudo-confirm"),
     path("settings/", settings.user_settings, name="settings"),
     path("settings/email/", settings.email_change, name="email-change"),
     path("settings/password/", settings.PasswordChangeView.as_view(), name="password-change"),

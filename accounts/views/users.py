@@ -12,7 +12,11 @@ from .. import mfa, policy
 from ..access import firm_admin_required, get_firm, get_user_for_admin
 from ..forms import MfaPolicyForm, UserForm, UserSearchForm
 from ..models import AuditEvent, User
+from ..sudo import confirm_first, is_sudo, redirect_to_confirm
 from ..users import UserChangeRefused, delete_user, invite_user, update_user
+
+# Edits that need sudo mode: a role, deactivation, or the address a password reset goes to.
+SUDO_FIELDS = {"role", "is_active", "email"}
 
 
 @firm_admin_required
@@ -55,8 +59,11 @@ def user_add(request: HttpRequest) -> HttpResponse:
 @firm_admin_required
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_user_for_admin(request, pk)
+    was_admin = user.is_firm_admin
     form = UserForm(request.POST or None, instance=user)
     if request.method == "POST" and form.is_valid():
+        if SUDO_FIELDS.intersection(form.changed_data) and not is_sudo(request):
+            return redirect_to_confirm(request, request.path)
         try:
             update_user(form.instance, by=request.user, changed=form.changed_data, request=request)
         except UserChangeRefused as refused:
@@ -64,7 +71,12 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"{user} was updated.")
             return redirect("accounts:user-list")
-    context = {"form": form, "subject": user, "subject_has_mfa": mfa.has_mfa(user)}
+    context = {
+        "form": form,
+        "subject": user,
+        "subject_has_mfa": mfa.has_mfa(user),
+        "subject_is_admin": was_admin,
+    }
     return render(request, "accounts/user_form.html", context)
 
 
@@ -72,6 +84,8 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @firm_admin_required
 def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_user_for_admin(request, pk)
+    if (confirm := confirm_first(request)) is not None:
+        return confirm
     try:
         delete_user(user, by=request.user, request=request)
     except UserChangeRefused as refused:
@@ -85,6 +99,8 @@ def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @firm_admin_required
 def user_reset_mfa(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_user_for_admin(request, pk)
+    if (confirm := confirm_first(request)) is not None:
+        return confirm
     if user.pk == request.user.pk:
         messages.error(request, "Manage your own MFA in User Settings.")
         return redirect("accounts:user-edit", pk=user.pk)

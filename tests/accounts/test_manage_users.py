@@ -74,12 +74,12 @@ def test_inactive_users_do_not_take_a_seat(alice_client, firm_a):
     assert alice_client.post("/accounts/users/add/", NEW_USER).status_code == 302
 
 
-def test_reactivating_past_the_seat_limit_is_refused(alice_client, firm_a):
+def test_reactivating_past_the_seat_limit_is_refused(sudo_alice_client, firm_a):
     firm_a.seat_limit = 1
     firm_a.save()
     dormant = make_user(firm_a, "dormant@alpha.example.com", is_active=False)
     data = {**NEW_USER, "email": dormant.email, "is_active": "on"}
-    response = alice_client.post(f"/accounts/users/{dormant.pk}/", data)
+    response = sudo_alice_client.post(f"/accounts/users/{dormant.pk}/", data)
     assert "using all 1 of its user seats" in response.content.decode()
     dormant.refresh_from_db()
     assert not dormant.is_active
@@ -99,7 +99,7 @@ def test_firm_ids_in_the_form_are_ignored(alice_client, firm_a, firm_b):
     assert User.objects.get(email=NEW_USER["email"]).firm == firm_a
 
 
-def test_alice_edits_bobs_role(alice_client, bob):
+def test_alice_edits_bobs_role(sudo_alice_client, bob):
     data = {
         "first_name": "Bob",
         "last_name": "Builder",
@@ -107,13 +107,13 @@ def test_alice_edits_bobs_role(alice_client, bob):
         "role": "admin",
         "is_active": "on",
     }
-    assert alice_client.post(f"/accounts/users/{bob.pk}/", data).status_code == 302
+    assert sudo_alice_client.post(f"/accounts/users/{bob.pk}/", data).status_code == 302
     bob.refresh_from_db()
     assert bob.role == User.Role.ADMIN
     assert bob.last_name == "Builder"
 
 
-def test_last_active_admin_cannot_be_demoted_or_deactivated(alice_client, alice, bob):
+def test_last_active_admin_cannot_be_demoted_or_deactivated(sudo_alice_client, alice, bob):
     demote = {
         "first_name": "Alice",
         "last_name": "A",
@@ -121,16 +121,16 @@ def test_last_active_admin_cannot_be_demoted_or_deactivated(alice_client, alice,
         "role": "user",
         "is_active": "on",
     }
-    response = alice_client.post(f"/accounts/users/{alice.pk}/", demote)
+    response = sudo_alice_client.post(f"/accounts/users/{alice.pk}/", demote)
     assert "last active admin" in response.content.decode()
     deactivate = {**demote, "role": "admin", "is_active": ""}
-    response = alice_client.post(f"/accounts/users/{alice.pk}/", deactivate)
+    response = sudo_alice_client.post(f"/accounts/users/{alice.pk}/", deactivate)
     assert "last active admin" in response.content.decode()
     alice.refresh_from_db()
     assert alice.is_active and alice.role == User.Role.ADMIN
 
 
-def test_admin_can_step_down_when_another_admin_remains(alice_client, alice, firm_a):
+def test_admin_can_step_down_when_another_admin_remains(sudo_alice_client, alice, firm_a):
     make_user(firm_a, "second-admin@alpha.example.com", role=User.Role.ADMIN)
     data = {
         "first_name": "Alice",
@@ -139,20 +139,20 @@ def test_admin_can_step_down_when_another_admin_remains(alice_client, alice, fir
         "role": "user",
         "is_active": "on",
     }
-    assert alice_client.post(f"/accounts/users/{alice.pk}/", data).status_code == 302
+    assert sudo_alice_client.post(f"/accounts/users/{alice.pk}/", data).status_code == 302
     alice.refresh_from_db()
     assert alice.role == User.Role.USER
 
 
-def test_alice_deletes_bob(alice_client, bob):
-    response = alice_client.post(f"/accounts/users/{bob.pk}/delete/")
+def test_alice_deletes_bob(sudo_alice_client, bob):
+    response = sudo_alice_client.post(f"/accounts/users/{bob.pk}/delete/")
     assert response.status_code == 302
     assert not User.objects.filter(pk=bob.pk).exists()
     assert AuditEvent.objects.filter(action="user_deleted", detail=bob.email).exists()
 
 
-def test_nobody_deletes_themselves(alice_client, alice):
-    response = alice_client.post(f"/accounts/users/{alice.pk}/delete/", follow=True)
+def test_nobody_deletes_themselves(sudo_alice_client, alice):
+    response = sudo_alice_client.post(f"/accounts/users/{alice.pk}/delete/", follow=True)
     assert "You cannot delete your own account." in response.content.decode()
     assert User.objects.filter(pk=alice.pk).exists()
 

@@ -92,14 +92,14 @@ def test_after_enrolling_the_user_reaches_the_portal_again(client, bob, firm_a):
 
 
 def test_admin_reset_removes_mfa_ends_sessions_and_requires_enrolment(
-    client, alice_client, bob, firm_a
+    client, sudo_alice_client, bob, firm_a
 ):
     device, _codes = enrol(bob)
     bob_session = sign_in(client, bob, device, steps=1)
     assert bob_session.get("/clients/").status_code == 200
     mail.outbox.clear()
 
-    response = alice_client.post(f"/accounts/users/{bob.pk}/reset-mfa/")
+    response = sudo_alice_client.post(f"/accounts/users/{bob.pk}/reset-mfa/")
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=bob).exists()
     assert not BackupCode.objects.filter(user=bob).exists()
