@@ -3,7 +3,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, Se
 from django.http import HttpRequest
 
 from . import credentials
-from .models import User
+from .models import AuditEvent, User
 
 
 class LoginForm(AuthenticationForm):
@@ -40,6 +40,14 @@ class LoginForm(AuthenticationForm):
             raise self.get_invalid_login_error()
         self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(
+        label="Event",
+        required=False,
+        choices=[("", "All events"), *AuditEvent.Action.choices],
+    )
 
 
 class UserSearchForm(forms.Form):

@@ -1,3 +1,4 @@
+import logging
 import time
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -10,6 +11,9 @@ from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
 
 from . import mfa
+from .throttle import client_ip
+
+security_log = logging.getLogger("accounts.security")
 
 # The last-activity stamp is refreshed at most this often, so browsing does not write the
 # session on every request.
@@ -96,3 +100,29 @@ def _send_to(request: HttpRequest, url_name: str, reason: str | None) -> HttpRes
     if request.method == "GET" and request.path != "/":
         url += "?" + urlencode({"next": request.get_full_path()})
     return redirect(url)
+
+
+class ForbiddenLogMiddleware:
+    """Logs every 403 as a WARNING with who asked for what: refused requests are worth watching.
+
+    It sits just inside the authentication middleware, so it sees the 403s of views, of the
+    CSRF check and of the MFA middleware alike.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 403:
+            user = getattr(request, "user", None)
+            is_signed_in = user is not None and user.is_authenticated
+            security_log.warning(
+                "403 Forbidden: user_id=%s firm_id=%s method=%s path=%s ip=%s",
+                user.pk if is_signed_in else None,
+                user.firm_id if is_signed_in else None,
+                request.method,
+                request.path,
+                client_ip(request),
+            )
+        return response

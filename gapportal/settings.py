@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "gapportal.middleware.PrivatePageHeadersMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.ForbiddenLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
     "accounts.sessions.SessionRecordMiddleware",

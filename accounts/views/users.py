@@ -10,7 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import mfa, policy
 from ..access import firm_admin_required, get_firm, get_user_for_admin
-from ..forms import MfaPolicyForm, UserForm, UserSearchForm
+from ..forms import AuditFilterForm, MfaPolicyForm, UserForm, UserSearchForm
 from ..models import AuditEvent, User
 from ..sudo import confirm_first, is_sudo, redirect_to_confirm
 from ..users import UserChangeRefused, delete_user, invite_user, update_user
@@ -136,5 +136,8 @@ def mfa_policy(request: HttpRequest) -> HttpResponse:
 @firm_admin_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.for_firm(get_firm(request)).select_related("actor")
+    filter_form = AuditFilterForm(request.GET)
+    if filter_form.is_valid() and (action := filter_form.cleaned_data["action"]):
+        events = events.filter(action=action)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "accounts/audit_log.html", {"page": page})
+    return render(request, "accounts/audit_log.html", {"page": page, "filter_form": filter_form})
