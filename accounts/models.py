@@ -43,7 +43,8 @@ class Firm(models.Model):
     def is_connected_to_xpm(self) -> bool:
         # Queried afresh each time: a connection made in another request counts at once.
         return Firm.objects.filter(
-            pk=self.pk, xpm_connection__status__in=("active", "needs_reconnect")
+            pk=self.pk,
+            xpm_connection__status__in=("active", "needs_reconnect", "needs_attention"),
         ).exists()
 
     def active_user_count(self) -> int:
@@ -204,6 +205,8 @@ class AuditEvent(models.Model):
         XPM_DISCONNECTED = "xpm_disconnected", "Disconnected from Xero Practice Manager"
         XPM_NEEDS_RECONNECT = "xpm_needs_reconnect", "Xero connection needs reconnecting"
         XPM_CALL_FAILED = "xpm_call_failed", "A call to Xero failed"
+        XPM_SYNC_HELD = "xpm_sync_held", "XPM sync held for review"
+        XPM_SYNC_REVIEWED = "xpm_sync_reviewed", "Held XPM sync reviewed"
         CSV_IMPORTED = "csv_imported", "Clients imported from CSV"
         USER_INVITED = "user_invited", "User invited"
         USER_CHANGED = "user_changed", "User changed"

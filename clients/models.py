@@ -107,6 +107,19 @@ def _address(street: str, city: str, region: str, postcode: str, country: str) -
     return "\n".join(part for part in (street, locality, country) if part)
 
 
+# Salutations that are titles, not names: XPM's Salutation sometimes holds "Mr" rather than the
+# name a letter opens with, and "Hi Mr," is not a greeting.
+TITLES = frozenset(
+    ["mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "dame", "rev", "reverend",
+     "fr", "hon", "lord", "lady", "master", "madam", "mister", "and", "&"]
+)  # fmt: skip
+
+
+def is_title_only(salutation: str) -> bool:
+    words = salutation.casefold().replace(".", " ").split()
+    return bool(words) and all(word in TITLES for word in words)
+
+
 class Contact(models.Model):
     """A person at one or more clients. XPM contacts can belong to several clients."""
 
@@ -140,8 +153,13 @@ class Contact(models.Model):
 
     @property
     def greeting_name(self) -> str:
-        """How an email to this contact opens: the salutation, else the first name."""
-        return self.salutation or self.first_name or self.name
+        """How an email to this contact opens: the salutation, else the first name.
+
+        A salutation that is only a title ("Mr", "Dr.") gives way to the first name.
+        """
+        if self.salutation and not is_title_only(self.salutation):
+            return self.salutation
+        return self.first_name or self.name
 
 
 class ClientContact(models.Model):

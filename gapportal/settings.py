@@ -250,6 +250,7 @@ if XPM_SANDBOX:
     XERO_TOKEN_URL = _SANDBOX + "/identity/connect/token"
     XERO_REVOCATION_URL = _SANDBOX + "/identity/connect/revocation"
     XERO_CONNECTIONS_URL = _SANDBOX + "/api/connections"
+    XERO_ID_TOKEN_ISSUER = _SANDBOX + "/identity"
     XPM_API_URL = _SANDBOX + "/api/practicemanager/3.1/"
     # oauthlib insists on HTTPS; the sandbox on 127.0.0.1 speaks plain HTTP.
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
@@ -260,9 +261,16 @@ else:
     XERO_TOKEN_URL = "https://identity.xero.com/connect/token"  # noqa: S105 (a URL)
     XERO_REVOCATION_URL = "https://identity.xero.com/connect/revocation"
     XERO_CONNECTIONS_URL = "https://api.xero.com/connections"
+    XERO_ID_TOKEN_ISSUER = "https://identity.xero.com"  # noqa: S105 (a URL)
     XPM_API_URL = "https://api.xero.com/practicemanager/3.1/"
 # Seconds: connect/read for ordinary calls; the client list can take minutes to arrive.
 XERO_TIMEOUT = (10, 30)
+# A list that would archive more than this share of the firm's synced clients (and at least
+# XPM_HOLD_MIN_CLIENTS of them), or an empty one, is held for an admin's review.
+XPM_HOLD_SHARE = env.float("XPM_HOLD_SHARE", default=0.10)
+XPM_HOLD_MIN_CLIENTS = env.int("XPM_HOLD_MIN_CLIENTS", default=20)
+# The longest an in-process (eager) sync waits before a retry: the web request is waiting too.
+XPM_IN_PROCESS_MAX_WAIT = 15
 XPM_LIST_TIMEOUT = (10, 600)
 # The largest client list accepted (a 50,000-client practice sends about 60 MB). It is spooled to
 # a temporary file past XPM_LIST_SPOOL_IN_MEMORY, so memory stays flat whatever its size.

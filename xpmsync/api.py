@@ -1,13 +1,15 @@
 """The only module that speaks HTTP to Xero (or to the built-in sandbox, at other addresses).
 
 Token exchange and refresh go through requests-oauthlib; API calls through a plain requests
-session with the Bearer token and the tenant header. Every call has a timeout. Refresh tokens
-rotate and are single-use, so a refresh happens under a row lock on the connection, re-checks
+session with the Bearer token and the tenant header. Every call has a timeout, and none follows a
+redirect (a redirected call would carry credentials elsewhere). Refresh tokens rotate and are
+single-use, so a refresh happens under a row lock on the connection, re-checks
 whether another worker already refreshed, and saves the new tokens before the lock is released.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import IO
@@ -15,7 +17,7 @@ from typing import IO
 import requests
 from django.conf import settings
 from django.db import transaction
-from oauthlib.oauth2 import InvalidGrantError, OAuth2Error
+from oauthlib.oauth2 import InvalidClientError, InvalidGrantError, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
@@ -37,6 +39,14 @@ class NeedsReconnect(XeroError):
     """The refresh token is dead (invalid_grant): only an admin reconnecting can fix it."""
 
 
+class AppRejected(XeroError):
+    """Xero refused the portal's own app credentials (invalid_client): an operator must act."""
+
+
+class NotFound(XeroError):
+    """Xero answered 404."""
+
+
 class PermissionMissing(XeroError):
     """Xero answered 403: commonly the XPM staff permission for third-party add-ons."""
 
@@ -49,6 +59,10 @@ class RateLimited(XeroError):
 
     def __str__(self) -> str:
         return f"Xero's {self.problem or 'rate'} limit was reached."
+
+
+class UnexpectedContent(XeroError):
+    """The answer is not the kind the call returns (an HTML page where XML was due)."""
 
 
 class ResponseTooLarge(XeroError):
@@ -76,6 +90,12 @@ class RateLimits:
 # --- OAuth: authorization, code exchange, revocation -------------------------------------------
 
 
+def _oauth_session(**kwargs) -> OAuth2Session:
+    session = OAuth2Session(settings.XERO_CLIENT_ID, **kwargs)
+    session.max_redirects = 0  # a redirect raises TooManyRedirects instead of being followed
+    return session
+
+
 def authorization_url(state: str, code_challenge: str) -> str:
     session = OAuth2Session(
         settings.XERO_CLIENT_ID, redirect_uri=settings.XERO_REDIRECT_URI, scope=settings.XERO_SCOPES
@@ -91,7 +111,7 @@ def authorization_url(state: str, code_challenge: str) -> str:
 
 def exchange_code(code: str, code_verifier: str) -> dict:
     """Trade the authorization code (and the PKCE verifier) for a token set."""
-    session = OAuth2Session(settings.XERO_CLIENT_ID, redirect_uri=settings.XERO_REDIRECT_URI)
+    session = _oauth_session(redirect_uri=settings.XERO_REDIRECT_URI)
     try:
         return dict(
             session.fetch_token(
@@ -104,40 +124,72 @@ def exchange_code(code: str, code_verifier: str) -> dict:
         )
     except OAuth2Error as error:
         raise XeroError(f"Xero refused the sign-in ({error.error}). Please try again.") from error
+    except requests.TooManyRedirects as error:
+        raise XeroError(_REDIRECTED) from error
     except requests.RequestException as error:
         raise Unavailable(
             "Xero could not be reached. Please try again in a few minutes."
         ) from error
 
 
+_REDIRECTED = "Xero answered with a redirect, which the portal does not follow."
+_UNREADABLE_CONNECTIONS = (
+    "Xero's list of connected practices could not be read, so nothing was stored. "
+    "Please try connecting again in a few minutes."
+)
+
+
 def list_connections(access_token: str) -> list[dict]:
-    """The tenants this token may reach: dicts with id, tenantId, tenantType, tenantName."""
-    response = _request("GET", settings.XERO_CONNECTIONS_URL, access_token)
-    return list(response.json())
+    """The tenants this token may reach, as Xero's JSON describes them (id, tenantId, …).
+
+    Xero answers JSON here; anything else, or JSON of another shape, is refused as a whole.
+    """
+    response = _send("GET", settings.XERO_CONNECTIONS_URL, access_token, accept="application/json")
+    _raise_for_status(response)
+    try:
+        connections = response.json()
+    except ValueError as error:
+        raise XeroError(_UNREADABLE_CONNECTIONS) from error
+    if not isinstance(connections, list) or not all(_is_connection(c) for c in connections):
+        raise XeroError(_UNREADABLE_CONNECTIONS)
+    return connections
+
+
+def _is_connection(entry: object) -> bool:
+    return isinstance(entry, dict) and all(
+        isinstance(entry.get(key), str) and entry[key] for key in ("id", "tenantId", "tenantType")
+    )
 
 
 def practice_manager_tenants(connections: list[dict]) -> list[dict]:
-    return [c for c in connections if c.get("tenantType") == PRACTICE_MANAGER]
+    """The PRACTICEMANAGER tenants, their names as strings ("" where Xero sends null or none)."""
+    return [
+        {**c, "tenantName": c.get("tenantName") if isinstance(c.get("tenantName"), str) else ""}
+        for c in connections
+        if c["tenantType"] == PRACTICE_MANAGER
+    ]
 
 
 def revoke(refresh_token: str) -> None:
-    """Revoke a refresh token (and with it the user's connections to this app)."""
-    response = requests.post(
-        settings.XERO_REVOCATION_URL,
-        data={"token": refresh_token},
-        auth=_client_auth(),
-        timeout=settings.XERO_TIMEOUT,
-    )
+    """Revoke a refresh token: Xero then ends EVERY connection its user made to this app."""
+    try:
+        response = requests.post(
+            settings.XERO_REVOCATION_URL,
+            data={"token": refresh_token},
+            auth=_client_auth(),
+            timeout=settings.XERO_TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as error:
+        raise Unavailable("Xero's sign-in service could not be reached.") from error
     _raise_for_status(response)
 
 
 def delete_connection(access_token: str, xero_connection_id: str) -> None:
+    """Remove one tenant's connection to this app (a 404 means it is gone already)."""
     url = f"{settings.XERO_CONNECTIONS_URL.rstrip('/')}/{xero_connection_id}"
-    try:
-        _request("DELETE", url, access_token)
-    except XeroError as error:
-        if "404" not in str(error):
-            raise
+    with contextlib.suppress(NotFound):
+        _raise_for_status(_send("DELETE", url, access_token, accept="application/json"))
 
 
 def _client_auth() -> HTTPBasicAuth:
@@ -165,27 +217,45 @@ def fresh_access_token(connection: XpmConnection, *, force: bool = False) -> str
             return locked.access_token
         if locked.needs_reconnect or not locked.refresh_token_encrypted:
             raise NeedsReconnect("The Xero connection needs an admin to reconnect it.")
+        refused: XeroError | None = None
         try:
             token = _refresh(locked.refresh_token)
         except InvalidGrantError:
-            token = None
+            refused = NeedsReconnect(
+                "Xero no longer accepts this connection: an admin must reconnect it."
+            )
             locked.status = XpmConnection.Status.NEEDS_RECONNECT
             locked.save(update_fields=["status"])
             transaction.on_commit(lambda: _announce_needs_reconnect(locked.pk))
+        except InvalidClientError:
+            refused = AppRejected(
+                "Xero refused the portal's own app credentials, so nothing could be synced. "
+                "The portal's operators have been alerted; no action is needed from you."
+            )
+            logger.error(
+                "Xero answered invalid_client refreshing the token of XPM connection %s (firm %s):"
+                " check XERO_CLIENT_ID and XERO_CLIENT_SECRET",
+                locked.pk,
+                locked.firm_id,
+            )
+            locked.status = XpmConnection.Status.NEEDS_ATTENTION
+            locked.save(update_fields=["status"])
         else:
             locked.set_tokens(token)
+            locked.status = XpmConnection.Status.ACTIVE
             locked.save(
                 update_fields=[
                     "access_token_encrypted",
                     "refresh_token_encrypted",
                     "access_token_expires_at",
                     "token_refreshed_at",
+                    "status",
                 ]
             )
         _copy_tokens(locked, connection)
-    if token is None:
-        # Outside the transaction, so the new status is kept: invalid_grant is never retried.
-        raise NeedsReconnect("Xero no longer accepts this connection: an admin must reconnect it.")
+    if refused is not None:
+        # Outside the transaction, so the new status is kept: neither is retried as transient.
+        raise refused
     return connection.access_token
 
 
@@ -197,7 +267,7 @@ def _copy_tokens(source: XpmConnection, target: XpmConnection) -> None:
 
 
 def _refresh(refresh_token: str) -> dict:
-    session = OAuth2Session(settings.XERO_CLIENT_ID)
+    session = _oauth_session()
     try:
         return dict(
             session.refresh_token(
@@ -207,10 +277,12 @@ def _refresh(refresh_token: str) -> dict:
                 timeout=settings.XERO_TIMEOUT,
             )
         )
-    except InvalidGrantError:
+    except (InvalidGrantError, InvalidClientError):
         raise
     except OAuth2Error as error:
         raise Unavailable(f"Xero refused to refresh the token ({error.error}).") from error
+    except requests.TooManyRedirects as error:
+        raise XeroError(_REDIRECTED) from error
     except requests.RequestException as error:
         raise Unavailable("Xero's sign-in service could not be reached.") from error
 
@@ -241,6 +313,7 @@ class XpmClient:
         """
         url = settings.XPM_API_URL + "client.api/list"
         response = self._get(url, params={"detailed": "true"}, stream=True)
+        _require_xml(response)
         size = 0
         try:
             for chunk in response.iter_content(DOWNLOAD_CHUNK):
@@ -279,6 +352,18 @@ class XpmClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _require_xml(response: requests.Response) -> None:
+    """XPM answers XML; an HTML page or JSON in its place is never read as a client list."""
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type in ("application/xml", "text/xml") or content_type.endswith("+xml"):
+        return
+    response.close()
+    raise UnexpectedContent(
+        f"XPM answered with {content_type or 'no content type'} instead of XML, so the answer "
+        "was not read."
+    )
+
+
 def _rate_limits(response: requests.Response, previous: RateLimits) -> RateLimits:
     headers = response.headers
     if "X-DayLimit-Remaining" not in headers and "X-MinLimit-Remaining" not in headers:
@@ -290,23 +375,28 @@ def _rate_limits(response: requests.Response, previous: RateLimits) -> RateLimit
     )
 
 
-def _request(method: str, url: str, access_token: str) -> requests.Response:
-    response = _send(method, url, access_token, timeout=settings.XERO_TIMEOUT)
-    _raise_for_status(response)
-    return response
-
-
 def _send(
-    method: str, url: str, access_token: str, *, tenant_id: str = "", **kwargs
+    method: str,
+    url: str,
+    access_token: str,
+    *,
+    tenant_id: str = "",
+    accept: str = "application/xml",
+    timeout: tuple[int, int] | None = None,
+    **kwargs,
 ) -> requests.Response:
-    headers = {
-        "Authorization": f"Bearer {access_token}",
-        "Accept": "application/xml, application/json",
-    }
+    headers = {"Authorization": f"Bearer {access_token}", "Accept": accept}
     if tenant_id:
         headers["Xero-tenant-id"] = tenant_id
     try:
-        return requests.request(method, url, headers=headers, **kwargs)  # noqa: S113 (in kwargs)
+        return requests.request(
+            method,
+            url,
+            headers=headers,
+            timeout=timeout or settings.XERO_TIMEOUT,
+            allow_redirects=False,
+            **kwargs,
+        )
     except requests.Timeout as error:
         raise Unavailable("Xero did not answer in time.") from error
     except requests.RequestException as error:
@@ -315,9 +405,11 @@ def _send(
 
 def _raise_for_status(response: requests.Response) -> None:
     status = response.status_code
-    if status < 400:
+    if status < 300:
         return
     response.close()
+    if status < 400:
+        raise XeroError(_REDIRECTED)
     if status == 401:
         raise XeroError("Xero did not accept the access token (401).")
     if status == 403:
@@ -325,6 +417,8 @@ def _raise_for_status(response: requests.Response) -> None:
             "Xero refused access (403). The XPM staff member who connected needs the permission "
             "“Connect third-party add-ons” (formerly “Authorise 3rd Party Full Access”)."
         )
+    if status == 404:
+        raise NotFound("Xero answered 404: not found.")
     if status == 429:
         retry_after = response.headers.get("Retry-After", "")
         raise RateLimited(

@@ -12,7 +12,7 @@ from accounts.models import AuditEvent, Firm, User
 from accounts.policy import tracking_mfa_requirement
 from gapportal.mail import send_templated_email
 
-from . import api, sync
+from . import api, identity, sync
 from .models import SyncRun, XpmConnection
 from .tokens import TokenUnreadable
 
@@ -27,19 +27,32 @@ def complete_connection(firm: Firm, *, by: User, code: str, code_verifier: str) 
     """Exchange the code, find the firm's XPM tenant and store the connection.
 
     With one tenant the connection is active at once; with several it waits for the admin to
-    choose. With none, the token is revoked and nothing is stored.
+    choose. With none, the connections this consent made (to other kinds of tenant) are removed
+    and nothing is stored; the token is not revoked, since revoking would end every connection
+    this Xero user made to the portal, other firms' included.
     """
     token = api.exchange_code(code, code_verifier)
-    tenants = api.practice_manager_tenants(api.list_connections(token["access_token"]))
+    consent = identity.auth_event_id(token)
+    connections = api.list_connections(token["access_token"])
+    tenants = api.practice_manager_tenants(connections)
     if not tenants:
-        _revoke_quietly(token.get("refresh_token", ""), firm, by)
+        _remove_consent_connections(token["access_token"], connections, consent, firm, by)
         raise NoPracticeManager
+    xero_user = identity.xero_user(token)
     with transaction.atomic():
         connection, _ = XpmConnection.objects.select_for_update().get_or_create(firm=firm)
         connection.set_tokens(token)
         connection.reconnect_email_sent_at = None
+        connection.auth_event_id = consent
+        connection.xero_user_id = xero_user.user_id if xero_user else ""
+        connection.xero_user_name = xero_user.name if xero_user else ""
+        connection.xero_user_email = xero_user.email if xero_user else ""
         connection.tenant_choices = [
-            {"id": t["id"], "tenantId": t["tenantId"], "tenantName": t.get("tenantName", "")}
+            {
+                "id": t["id"],
+                "tenantId": t["tenantId"],
+                "tenantName": t["tenantName"],
+            }
             for t in tenants
         ]
         if len(tenants) == 1:
@@ -64,14 +77,16 @@ def _activate(connection: XpmConnection, tenant: dict, *, by: User) -> None:
     firm = connection.firm
     with tracking_mfa_requirement(firm):
         connection.tenant_id = tenant["tenantId"]
-        connection.tenant_name = tenant["tenantName"]
+        connection.tenant_name = tenant.get("tenantName") or ""
         connection.xero_connection_id = tenant["id"]
         connection.tenant_choices = []
         connection.status = XpmConnection.Status.ACTIVE
         connection.connected_by = by
         connection.connected_at = timezone.now()
         connection.save()
-        audit.record(firm, AuditEvent.Action.XPM_CONNECTED, actor=by, detail=connection.tenant_name)
+        audit.record(
+            firm, AuditEvent.Action.XPM_CONNECTED, actor=by, detail=connection.practice_label
+        )
     transaction.on_commit(lambda: start_first_sync(firm, by))
 
 
@@ -85,26 +100,54 @@ def start_first_sync(firm: Firm, by: User) -> None:
 
 
 def disconnect(firm: Firm, *, by: User) -> None:
-    """Disconnect at once: tell Xero (best effort), drop the tokens, lift the MFA requirement.
+    """Disconnect at once: drop the tokens, lift the MFA requirement, tell Xero (best effort).
 
+    Xero is told by deleting this firm's tenant connection, with an access token refreshed first
+    when it has expired (Xero refuses an expired one). The refresh token is revoked only when no
+    other connection in the portal was authorised by the same Xero user: Xero's revocation ends
+    every connection of that user to the portal, and would cut other firms off.
     Synced clients stay, with their XPM UUIDs, so reconnecting re-links them.
     """
+    access_token = _usable_access_token(firm, by)
     with transaction.atomic():
         connection = XpmConnection.objects.select_for_update().filter(firm=firm).first()
         if connection is None:
             return
-        access_token, refresh_token = _readable_tokens(connection)
-        xero_connection_id = connection.xero_connection_id
-        tenant_name = connection.tenant_name
+        access_token = access_token or _readable_tokens(connection)[0]
+        refresh_token = _readable_tokens(connection)[1]
+        others = XpmConnection.objects.exclude(pk=connection.pk)
+        shares_tenant = (
+            bool(connection.xero_connection_id)
+            and others.filter(xero_connection_id=connection.xero_connection_id).exists()
+        )
+        may_revoke = (
+            bool(connection.xero_user_id)
+            and not others.filter(xero_user_id=connection.xero_user_id).exists()
+        )
+        xero_connection_id = "" if shares_tenant else connection.xero_connection_id
+        label = connection.practice_label
         connection.delete()
-        audit.record(firm, AuditEvent.Action.XPM_DISCONNECTED, actor=by, detail=tenant_name)
+        audit.record(firm, AuditEvent.Action.XPM_DISCONNECTED, actor=by, detail=label)
     # After the commit: Xero being down must never keep a firm connected.
     if access_token and xero_connection_id:
         try:
             api.delete_connection(access_token, xero_connection_id)
         except api.XeroError as error:
             _note_failure(firm, by, f"Removing the Xero connection failed: {error}")
-    _revoke_quietly(refresh_token, firm, by)
+    if may_revoke:
+        _revoke_quietly(refresh_token, firm, by)
+
+
+def _usable_access_token(firm: Firm, by: User) -> str:
+    """An unexpired access token for the firm's connection, refreshing it if needed; "" if none."""
+    connection = XpmConnection.objects.for_firm(firm).first()
+    if connection is None or not connection.xero_connection_id:
+        return ""
+    try:
+        return api.fresh_access_token(connection)
+    except (api.XeroError, TokenUnreadable) as error:
+        _note_failure(firm, by, f"Refreshing the token to disconnect failed: {error}")
+        return ""
 
 
 def _readable_tokens(connection: XpmConnection) -> tuple[str, str]:
@@ -112,6 +155,19 @@ def _readable_tokens(connection: XpmConnection) -> tuple[str, str]:
         return connection.access_token, connection.refresh_token
     except TokenUnreadable:
         return "", ""  # nothing to revoke with; the local copy goes regardless
+
+
+def _remove_consent_connections(
+    access_token: str, connections: list[dict], consent: str, firm: Firm, by: User
+) -> None:
+    """Delete the connections made by this one consent (none of them an XPM practice)."""
+    if not consent:
+        return  # Xero did not say which consent this was: touch nothing rather than guess
+    for made in (c for c in connections if c.get("authEventId") == consent):
+        try:
+            api.delete_connection(access_token, made["id"])
+        except api.XeroError as error:
+            _note_failure(firm, by, f"Removing an unused Xero connection failed: {error}")
 
 
 def _revoke_quietly(refresh_token: str, firm: Firm, by: User | None) -> None:
@@ -142,7 +198,7 @@ def announce_needs_reconnect(connection_id: int) -> None:
         connection.reconnect_email_sent_at = timezone.now()
         connection.save(update_fields=["reconnect_email_sent_at"])
         firm = connection.firm
-        audit.record(firm, AuditEvent.Action.XPM_NEEDS_RECONNECT, detail=connection.tenant_name)
+        audit.record(firm, AuditEvent.Action.XPM_NEEDS_RECONNECT, detail=connection.practice_label)
     url = settings.SITE_URL + reverse("xpmsync:panel")
     for admin in firm.users.filter(role=User.Role.ADMIN, is_active=True):
         send_templated_email(

@@ -17,12 +17,19 @@ class XpmConnection(models.Model):
         CHOOSING = "choosing", "Waiting for the admin to choose a practice"
         ACTIVE = "active", "Connected"
         NEEDS_RECONNECT = "needs_reconnect", "Needs reconnecting"
+        # Xero refused the portal's own app credentials (invalid_client): the operators must fix
+        # them; the next sync tries again and, when Xero accepts, the connection is active again.
+        NEEDS_ATTENTION = "needs_attention", "Needs attention"
 
-    CONNECTED_STATUSES = (Status.ACTIVE, Status.NEEDS_RECONNECT)
+    CONNECTED_STATUSES = (Status.ACTIVE, Status.NEEDS_RECONNECT, Status.NEEDS_ATTENTION)
+    # Statuses in which a sync may be attempted.
+    SYNCABLE_STATUSES = (Status.ACTIVE, Status.NEEDS_ATTENTION)
 
     firm = models.OneToOneField(Firm, on_delete=models.CASCADE, related_name="xpm_connection")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CHOOSING)
     tenant_id = models.CharField(max_length=64, blank=True)
+    # Xero's tenantName, which can be null for a PRACTICEMANAGER tenant: kept blank then, and
+    # ``practice_label`` gives pages a name to show.
     tenant_name = models.CharField("practice name", max_length=255, blank=True)
     # Xero's id for this app-to-tenant connection, used to disconnect it.
     xero_connection_id = models.CharField(max_length=64, blank=True)
@@ -32,6 +39,15 @@ class XpmConnection(models.Model):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     connected_at = models.DateTimeField(null=True, blank=True)
+    # The Xero user who authorised the connection, from the ID token. Xero's tokens are per user
+    # per app, so revoking one ends every connection that user made: it decides whether a
+    # disconnect may revoke.
+    xero_user_id = models.CharField(max_length=64, blank=True, db_index=True)
+    xero_user_name = models.CharField(max_length=255, blank=True)
+    xero_user_email = models.CharField(max_length=254, blank=True)
+    # Xero's id for the consent that created this connection (the access token's
+    # authentication_event_id), shared by every tenant connected in that consent.
+    auth_event_id = models.CharField(max_length=64, blank=True)
     access_token_encrypted = models.TextField(blank=True)
     refresh_token_encrypted = models.TextField(blank=True)
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
@@ -42,7 +58,19 @@ class XpmConnection(models.Model):
     objects = FirmScopedQuerySet.as_manager()
 
     def __str__(self) -> str:
-        return f"{self.firm}: {self.tenant_name or 'XPM'} ({self.get_status_display()})"
+        return f"{self.firm}: {self.practice_label} ({self.get_status_display()})"
+
+    @property
+    def practice_label(self) -> str:
+        return practice_label(self.tenant_name, self.tenant_id)
+
+    @property
+    def practice_choices(self) -> list[dict]:
+        """The practices offered for the admin to choose from, each with a label to show."""
+        return [
+            {**t, "label": practice_label(t.get("tenantName"), t["tenantId"])}
+            for t in self.tenant_choices
+        ]
 
     @property
     def is_connected(self) -> bool:
@@ -51,6 +79,10 @@ class XpmConnection(models.Model):
     @property
     def needs_reconnect(self) -> bool:
         return self.status == self.Status.NEEDS_RECONNECT
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.status == self.Status.NEEDS_ATTENTION
 
     @property
     def access_token(self) -> str:
@@ -82,6 +114,14 @@ class XpmConnection(models.Model):
         self.access_token_expires_at = None
 
 
+def practice_label(tenant_name: str | None, tenant_id: str) -> str:
+    """The practice's name, or, when Xero sends none, a label that still tells practices apart."""
+    if tenant_name and tenant_name.strip():
+        return tenant_name.strip()
+    short = tenant_id.replace("-", "")[:8].upper()
+    return f"Xero Practice Manager ({short})" if short else "Xero Practice Manager"
+
+
 class SyncRunQuerySet(FirmScopedQuerySet):
     def active(self) -> SyncRunQuerySet:
         return self.filter(status__in=SyncRun.ACTIVE_STATUSES)
@@ -94,12 +134,20 @@ class SyncRun(models.Model):
         FIRST = "first", "First sync"
         MANUAL = "manual", "Sync Now"
         SCHEDULED = "scheduled", "Daily sync"
+        REVIEWED = "reviewed", "Applied after review"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # XPM's list looked like it would wipe the firm: nothing was changed, an admin decides.
+        HELD = "held", "Held for review"
+
+    class Decision(models.TextChoices):
+        NONE = "", "Undecided"
+        APPLIED = "applied", "Applied anyway"
+        KEPT = "kept", "Clients kept"
 
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
     COUNTS = (
@@ -130,6 +178,14 @@ class SyncRun(models.Model):
     error = models.TextField(blank=True)
     api_calls = models.PositiveIntegerField(default=0)
     rate_limits = models.JSONField(default=dict, blank=True)
+    # A run an admin approved after a hold applies the list even if it looks suspicious.
+    skip_safety_check = models.BooleanField(default=False)
+    # For a held run: what an admin decided, who and when.
+    decision = models.CharField(max_length=10, choices=Decision.choices, blank=True, default="")
+    decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
 
     objects = SyncRunQuerySet.as_manager()
 
@@ -165,7 +221,12 @@ class SyncRun(models.Model):
             self.Trigger.FIRST: "The first sync",
             self.Trigger.MANUAL: "The sync you started",
             self.Trigger.SCHEDULED: "The daily sync",
+            self.Trigger.REVIEWED: "The sync applied after review",
         }[self.trigger]
+
+    @property
+    def awaits_decision(self) -> bool:
+        return self.status == self.Status.HELD and not self.decision
 
     def count(self, name: str) -> int:
         return int(self.counts.get(name, 0))

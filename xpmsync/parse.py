@@ -2,13 +2,15 @@
 
 The document can be tens of megabytes, so it is parsed incrementally with lxml's iterparse and
 each <Client> is freed as soon as it has been read. Entities are never expanded, DTDs never
-loaded and the network never touched; a document that declares a DTD at all is refused. Every
+loaded and the network never touched; a document that declares a DTD anywhere is refused, as the
+parser reports it (not by scanning the bytes, which a long comment in front could defeat). Every
 element is optional, flags are "Yes"/"No", empty values are self-closing, and a collection
 with one item is still a collection.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -70,35 +72,43 @@ class ClientRecord:
 
     @property
     def is_individual(self) -> bool:
-        return self.business_structure.casefold() == "individual" or bool(
-            self.first_name and self.last_name and not self.business_structure
-        )
+        return is_individual(self.business_structure, self.first_name, self.last_name)
 
     @property
     def is_active(self) -> bool:
         return not (self.is_archived or self.is_deleted)
 
 
-class _GuardedStream:
-    """Refuses a document that declares a DTD, before the parser sees it."""
+# Each practice names its business structures "as per Admin", and may rename them, so the kind
+# is read from the words in the name; FirstName/LastName (sent for individuals only) decide the
+# rest. The name itself is kept and shown as XPM has it.
+_INDIVIDUAL_STRUCTURE = re.compile(r"\b(individual|sole[ -]trader|sole[ -]proprietor|person)s?\b")
+_ORGANISATION_STRUCTURE = re.compile(
+    r"\b(compan(y|ies)|trusts?|partnerships?|limited|ltd|pty|inc|incorporated|corporation|"
+    r"society|association|club|charity|fund|smsf|estate|co-?operative|body corporate|llc|llp|"
+    r"government|council|school)\b"
+)
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.head = b""
 
-    def read(self, size: int = 64 * 1024) -> bytes:
-        chunk = self.raw.read(size)
-        if len(self.head) < 4096:
-            self.head += chunk[:4096]
-            if b"<!DOCTYPE" in self.head.upper() or b"<!ENTITY" in self.head.upper():
-                raise XpmResponseError("The response declares a DTD, which XPM never sends.")
-        return chunk
+def is_individual(business_structure: str, first_name: str = "", last_name: str = "") -> bool:
+    """Whether a client is a person, from XPM's business structure name and its name fields."""
+    structure = " ".join(business_structure.casefold().split())
+    if _INDIVIDUAL_STRUCTURE.search(structure):
+        return True
+    if _ORGANISATION_STRUCTURE.search(structure):
+        return False
+    return bool(first_name.strip() or last_name.strip())
+
+
+def _refuse_dtd(element) -> None:
+    if element is not None and element.getroottree().docinfo.doctype:
+        raise XpmResponseError("The response declares a DTD, which XPM never sends.")
 
 
 def parse_client_list(stream: IO[bytes]) -> Iterator[ClientRecord]:
     """Yield every client in the response; raises XpmResponseError on anything but a good list."""
     events = etree.iterparse(
-        _GuardedStream(stream),
+        stream,
         events=("end",),
         # Only these reach Python; lxml skips the rest in C, which is most of the speed.
         tag=("Response", "Status", "ErrorDescription", "Client"),
@@ -111,8 +121,12 @@ def parse_client_list(stream: IO[bytes]) -> Iterator[ClientRecord]:
     )
     status = None
     description = ""
+    checked_dtd = False
     try:
         for _event, element in events:
+            if not checked_dtd:  # the DOCTYPE, if any, precedes the first element
+                _refuse_dtd(element)
+                checked_dtd = True
             parent = element.getparent()
             if parent is None:
                 if element.tag != "Response":
@@ -137,6 +151,7 @@ def parse_client_list(stream: IO[bytes]) -> Iterator[ClientRecord]:
                 "or elements nested too deep), which XPM never sends."
             ) from error
         raise XpmResponseError(f"The response is not well-formed XML: {error.msg}") from error
+    _refuse_dtd(events.root)
     if status != "OK":
         raise XpmResponseError(_status_problem(status, description))
 

@@ -18,13 +18,18 @@ SYNC_EVERY = timedelta(days=1)
 SPREAD_SECONDS = 3300
 
 
+# A held run counts like a success for the schedule: the next try is tomorrow's, not the next
+# hour's, and it holds again while XPM's answer still looks like a wipe.
+COMPLETED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.HELD)
+
+
 def due_firms():
-    """Connected firms whose last successful sync is a day old (or that never synced)."""
+    """Connected firms whose last completed sync is a day old (or that never synced)."""
     cutoff = timezone.now() - SYNC_EVERY + timedelta(minutes=30)
     return (
-        Firm.objects.filter(xpm_connection__status=XpmConnection.Status.ACTIVE)
+        Firm.objects.filter(xpm_connection__status__in=XpmConnection.SYNCABLE_STATUSES)
         .annotate(
-            last_success=Max("sync_runs__finished_at", filter=Q(sync_runs__status="succeeded"))
+            last_success=Max("sync_runs__finished_at", filter=Q(sync_runs__status__in=COMPLETED))
         )
         .filter(Q(last_success__isnull=True) | Q(last_success__lt=cutoff))
         .exclude(sync_runs__status__in=SyncRun.ACTIVE_STATUSES)
@@ -56,7 +61,7 @@ def next_scheduled_sync(firm: Firm):
     """When the daily sync will next run for ``firm`` (roughly: the hour and the firm's slot)."""
     last = (
         SyncRun.objects.for_firm(firm)
-        .filter(status=SyncRun.Status.SUCCEEDED)
+        .filter(status__in=COMPLETED)
         .order_by("-finished_at")
         .values_list("finished_at", flat=True)
         .first()

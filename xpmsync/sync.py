@@ -4,7 +4,9 @@
 unique index is the lock; a run whose worker died is recovered once its lease runs out).
 ``run_sync`` claims a queued run, fetches and parses the detailed client list, and applies it in
 one transaction with a bounded number of queries: all or nothing, and nothing written when
-nothing changed. Matching is on XPM UUIDs only.
+nothing changed. Matching is on XPM UUIDs only. A list that would wipe the firm (empty, or
+archiving more than a set share of its synced clients) is rolled back and the run held for an
+admin to review.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import logging
 import random
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +28,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from accounts.models import Firm, User
+from accounts import audit
+from accounts.models import AuditEvent, Firm, User
 from clients.models import Client, ClientContact, Contact
 from clients.primary import Candidate, choose_primary, first_word
 
@@ -85,6 +89,22 @@ class RetryLater(Exception):
     reason: str
 
 
+@dataclass
+class HeldForReview(Exception):
+    """The list would archive too much of the firm: nothing was applied."""
+
+    listed: int  # active clients in XPM's answer
+    synced: int  # active XPM clients the portal holds
+    would_archive: int
+
+    def __str__(self) -> str:
+        return (
+            f"XPM returned {self.listed:,} of your {self.synced:,} clients. Applying it would "
+            f"archive {self.would_archive:,} of them, so nothing was changed until an admin "
+            "reviews it."
+        )
+
+
 # --- Queueing ----------------------------------------------------------------------------------
 
 
@@ -93,11 +113,19 @@ def request_sync(
 ) -> SyncRun:
     """Queue a sync of ``firm``; raises SyncAlreadyRunning while one is queued or running."""
     recover_stale_runs(firm)
-    if not XpmConnection.objects.for_firm(firm).filter(status=XpmConnection.Status.ACTIVE).exists():
+    syncable = XpmConnection.objects.for_firm(firm).filter(
+        status__in=XpmConnection.SYNCABLE_STATUSES
+    )
+    if not syncable.exists():
         raise NotConnected("The firm is not connected to Xero Practice Manager.")
     try:
         with transaction.atomic():
-            run = SyncRun.objects.create(firm=firm, trigger=trigger, requested_by=user)
+            run = SyncRun.objects.create(
+                firm=firm,
+                trigger=trigger,
+                requested_by=user,
+                skip_safety_check=trigger == SyncRun.Trigger.REVIEWED,
+            )
     except IntegrityError:
         raise SyncAlreadyRunning(SyncRun.objects.for_firm(firm).active().first()) from None
     _enqueue(run, countdown)
@@ -170,6 +198,14 @@ def run_sync(run_id: int, firm_id: int) -> SyncRun | None:
             _requeue(run, f"{error} Trying again in {wait} seconds.")
             raise RetryLater(wait, str(error)) from error
         _finish(run, SyncRun.Status.FAILED, error=_failure_message(error))
+    except HeldForReview as held:
+        counts = {
+            "listed_clients": held.listed,
+            "synced_clients": held.synced,
+            "would_archive": held.would_archive,
+        }
+        _finish(run, SyncRun.Status.HELD, counts=counts, error=str(held))
+        audit.record(run.firm, AuditEvent.Action.XPM_SYNC_HELD, detail=str(held))
     except (api.XeroError, XpmResponseError, NotConnected, SyncAborted, TokenUnreadable) as error:
         _finish(run, SyncRun.Status.FAILED, error=_failure_message(error))
     except Exception:
@@ -190,10 +226,24 @@ def _should_retry(run: SyncRun, error: Exception) -> bool:
 
 
 def _retry_wait(run: SyncRun, error: Exception) -> int:
-    if isinstance(error, api.RateLimited) and error.retry_after:
-        return min(error.retry_after, MAX_RETRY_WAIT)
+    """Retry-After when Xero gives one; else a jittered backoff, short for a rate limit."""
+    if isinstance(error, api.RateLimited):
+        if error.retry_after:
+            return min(error.retry_after, MAX_RETRY_WAIT)
+        # A limit (minute, app-wide minute, concurrent calls) that said not how long: soon.
+        backoff = 5 * 2 ** (run.attempts - 1)
+        return min(backoff + random.randint(0, 5), 120)  # noqa: S311 (jitter)
     backoff = 30 * 2 ** (run.attempts - 1)
     return min(backoff + random.randint(0, 15), MAX_RETRY_WAIT)  # noqa: S311 (jitter)
+
+
+def wait_in_process(countdown: int) -> None:
+    """Wait out a retry's countdown where no worker can: in-process tasks (no broker).
+
+    Celery's eager mode ignores ``countdown`` and would retry at once; the wait is bounded
+    because a web request is waiting too.
+    """
+    time.sleep(min(countdown, settings.XPM_IN_PROCESS_MAX_WAIT))
 
 
 def _failure_message(error: Exception) -> str:
@@ -249,7 +299,9 @@ def _notify(run: SyncRun) -> None:
 
 def _fetch_and_apply(run: SyncRun) -> Applied:
     connection = (
-        XpmConnection.objects.for_firm(run.firm).filter(status=XpmConnection.Status.ACTIVE).first()
+        XpmConnection.objects.for_firm(run.firm)
+        .filter(status__in=XpmConnection.SYNCABLE_STATUSES)
+        .first()
     )
     if connection is None:
         raise NotConnected("The firm is no longer connected to Xero Practice Manager.")
@@ -261,7 +313,12 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
             run.api_calls += xpm.calls
             run.rate_limits = xpm.rate_limits.as_dict() or run.rate_limits
         spool.seek(0)
-        return apply_records(run.firm, parse_client_list(spool), connection_id=connection.pk)
+        return apply_records(
+            run.firm,
+            parse_client_list(spool),
+            connection_id=connection.pk,
+            check_safety=not run.skip_safety_check,
+        )
 
 
 # --- Applying ----------------------------------------------------------------------------------
@@ -273,17 +330,28 @@ class Applied:
     warnings: list[dict] = field(default_factory=list)
 
 
-def apply_records(firm: Firm, records: Iterable[ClientRecord], *, connection_id: int) -> Applied:
+def apply_records(
+    firm: Firm,
+    records: Iterable[ClientRecord],
+    *,
+    connection_id: int,
+    check_safety: bool = True,
+) -> Applied:
     """Make the firm's XPM clients, contacts and links mirror ``records``, all or nothing.
 
     ``records`` is consumed as a stream, a batch of clients at a time, inside one transaction:
     memory holds one batch, the UUIDs seen so far and a compact index of the rows the portal
     already holds (ids and hashes of their values), never the whole list.
+
+    With ``check_safety``, a list that would wipe the firm raises HeldForReview, which rolls
+    everything back.
     """
     with transaction.atomic():
         mirror = _Mirror(firm)
         for batch in itertools.batched(records, BATCH_SIZE):
             mirror.apply(batch)
+        if check_safety:
+            mirror.check_safety()
         mirror.archive_unlisted()
         # A disconnect that happened meanwhile wins: roll everything back.
         still_connected = (
@@ -431,6 +499,7 @@ class _Mirror:
         self.counts = dict.fromkeys(SyncRun.COUNTS, 0)
         self.warnings = _Warnings()
         self.listed: set[str] = set()
+        self.listed_active = 0
         self.contact_ids: dict[str, int] = {}
         clients = Client.objects.for_firm(firm).filter(xpm_uuid__isnull=False)
         self.clients = {
@@ -459,6 +528,7 @@ class _Mirror:
                 records.append(record)
         client_ids = self._apply_clients(records)
         active = [record for record in records if record.is_active]
+        self.listed_active += len(active)
         contacts = {record.uuid: _live_contacts(record) for record in active}
         self._apply_contacts(contacts)
         self._apply_links(contacts, client_ids)
@@ -616,13 +686,32 @@ class _Mirror:
         bulk.insert(ClientContact, to_create, ids=False)
         self.counts["contacts_unlinked"] += len(to_delete)
 
-    def archive_unlisted(self) -> None:
-        """Archive the XPM clients the list no longer has (XPM deleted them)."""
-        gone = [
+    def _unlisted(self) -> list[int]:
+        return [
             pk
             for uuid, (pk, is_archived, _source, _digest) in self.clients.items()
             if uuid not in self.listed and not is_archived
         ]
+
+    def check_safety(self) -> None:
+        """Refuse a list that would wipe the firm: empty, or archiving too large a share.
+
+        XPM answering OK with a fraction of the practice (a permission change, an outage on
+        Xero's side) must not archive a firm's clients overnight; an admin decides instead.
+        """
+        synced = sum(1 for _pk, is_archived, *_ in self.clients.values() if not is_archived)
+        would_archive = self.counts["clients_archived"] + len(self._unlisted())
+        too_many = would_archive >= settings.XPM_HOLD_MIN_CLIENTS and (
+            would_archive > settings.XPM_HOLD_SHARE * synced
+        )
+        if synced and (self.listed_active == 0 or too_many):
+            raise HeldForReview(
+                listed=self.listed_active, synced=synced, would_archive=would_archive
+            )
+
+    def archive_unlisted(self) -> None:
+        """Archive the XPM clients the list no longer has (XPM deleted them)."""
+        gone = self._unlisted()
         for start in range(0, len(gone), BATCH_SIZE):
             Client.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).update(
                 is_archived=True, updated_at=self.now, last_synced_at=self.now

@@ -11,6 +11,8 @@ def sync_firm_task(self, firm_id: int, run_id: int) -> None:
     try:
         sync.run_sync(run_id, firm_id)
     except sync.RetryLater as later:
+        if self.request.is_eager:
+            sync.wait_in_process(later.countdown)
         raise self.retry(countdown=later.countdown, exc=later) from later
 
 

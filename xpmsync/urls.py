@@ -11,6 +11,8 @@ urlpatterns = [
     path("choose/", views.choose, name="choose"),
     path("disconnect/", views.disconnect, name="disconnect"),
     path("sync/", views.sync_now, name="sync-now"),
+    path("held/apply/", views.apply_held, name="held-apply"),
+    path("held/keep/", views.keep_held, name="held-keep"),
     path("history/", views.history, name="history"),
     path("status/", views.status, name="status"),
 ]

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts import mfa
 from accounts.access import firm_admin_required, get_firm
 
-from . import api, connection, oauth, schedule, sync
+from . import api, connection, oauth, review, schedule, sync
 from .models import SyncRun, XpmConnection
 
 
@@ -40,6 +40,7 @@ def panel_context(xpm: XpmConnection) -> dict:
         "connection": xpm,
         "runs": runs,
         "last_run": runs[0] if runs else None,
+        "held_run": runs[0] if runs and runs[0].awaits_decision else None,
         "next_sync_at": schedule.next_scheduled_sync(xpm.firm),
     }
 
@@ -59,6 +60,13 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _callback_problem(request, str(refused), status=400)
     if request.GET.get("error"):
         return _callback_problem(request, "You chose not to allow access, so nothing changed.")
+    if not request.GET.get("code"):
+        return _callback_problem(
+            request,
+            "Xero's answer held neither a sign-in code nor a reason, so nothing was stored. "
+            "Please start again from Xero Sync.",
+            status=400,
+        )
     try:
         xpm = connection.complete_connection(
             get_firm(request),
@@ -82,7 +90,7 @@ def _callback_problem(request: HttpRequest, problem: str, *, status: int = 200) 
 def _after_connecting(request: HttpRequest, xpm: XpmConnection) -> HttpResponse:
     messages.success(
         request,
-        f"Connected to {xpm.tenant_name}. The first sync has started; you will get an email "
+        f"Connected to {xpm.practice_label}. The first sync has started; you will get an email "
         "with the summary when it is done.",
     )
     if mfa.has_mfa(request.user):
@@ -129,10 +137,40 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     return redirect("xpmsync:panel")
 
 
+@require_POST
+@firm_admin_required
+def apply_held(request: HttpRequest) -> HttpResponse:
+    """Apply a held list anyway: a fresh run that downloads it again and skips the check."""
+    try:
+        review.apply_anyway(get_firm(request), by=request.user)
+    except review.NothingToReview as error:
+        messages.info(request, str(error))
+    except sync.SyncAlreadyRunning:
+        messages.info(request, "A sync is already running. Try again when it has finished.")
+    except (sync.NotConnected, sync.QueueUnavailable) as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Applying XPM's client list. You will get an email when done.")
+    return redirect("xpmsync:panel")
+
+
+@require_POST
+@firm_admin_required
+def keep_held(request: HttpRequest) -> HttpResponse:
+    """Keep the firm's clients as they are; the held list is not applied."""
+    try:
+        review.keep_clients(get_firm(request), by=request.user)
+    except review.NothingToReview as error:
+        messages.info(request, str(error))
+    else:
+        messages.success(request, "Your clients were kept as they are. Nothing was changed.")
+    return redirect("xpmsync:panel")
+
+
 @never_cache
 @firm_admin_required
 def history(request: HttpRequest) -> HttpResponse:
-    runs = SyncRun.objects.for_firm(get_firm(request)).select_related("requested_by")
+    runs = SyncRun.objects.for_firm(get_firm(request)).select_related("requested_by", "decided_by")
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
     return render(request, "xpmsync/history.html", {"page": page})
 

@@ -22,8 +22,8 @@ def start(http):
     return {key: values[0] for key, values in query.items()}, response["Location"]
 
 
-def answer_token_and_tenants(xero, tenants=(XPM_TENANT,)):
-    xero.post(TOKEN_URL, json=token_body())
+def answer_token_and_tenants(xero, tenants=(XPM_TENANT,), token=None):
+    xero.post(TOKEN_URL, json=token or token_body())
     xero.get(CONNECTIONS_URL, json=list(tenants))
 
 
@@ -170,15 +170,20 @@ def test_bob_cannot_start_complete_or_disconnect(bob_client, firm_a, xero):
 
 
 def test_no_practice_manager_tenant_explains_the_staff_permission(alice_verified, firm_a, xero):
-    answer_token_and_tenants(xero, [ORG_TENANT])
-    xero.post(REVOKE_URL, status=200)
+    older = {**ORG_TENANT, "id": "c0a8f1e2-0000-4000-8000-0000000000ff", "authEventId": "old"}
+    answer_token_and_tenants(xero, [ORG_TENANT, older], token=token_body(jwt=True))
+    xero.delete(f"{CONNECTIONS_URL}/{ORG_TENANT['id']}", status=204)
     params, _ = start(alice_verified)
     response = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"]})
     content = response.content.decode()
     assert "Connect third-party add-ons" in content
     assert "Authorise 3rd Party Full Access" in content
     assert not XpmConnection.objects.filter(firm=firm_a).exists()
-    assert any(call.request.url == REVOKE_URL for call in xero.calls)
+    # Only what this consent made is removed; revoking would end the Xero user's every
+    # connection to the portal, other firms' included.
+    assert not any(call.request.url == REVOKE_URL for call in xero.calls)
+    deleted = [c.request.url for c in xero.calls if c.request.method == "DELETE"]
+    assert deleted == [f"{CONNECTIONS_URL}/{ORG_TENANT['id']}"]
 
 
 def test_several_practices_let_the_admin_choose(alice_verified, firm_a, xero):

@@ -28,7 +28,7 @@ def test_every_call_to_xero_carries_a_timeout(firm_a, alice, xero, monkeypatch):
     xero.get(CONNECTIONS_URL, json=[XPM_TENANT])
     xero.delete(f"{CONNECTIONS_URL}/{XPM_TENANT['id']}", status=204)
     xero.post(REVOKE_URL, status=200)
-    xero.get(API_URL + "client.api/list", body=SAMPLE_XML)
+    xero.get(API_URL + "client.api/list", body=SAMPLE_XML, content_type="application/xml")
 
     api.exchange_code("code", "verifier")
     api.list_connections("access-token-1")

@@ -125,7 +125,8 @@ def test_every_sync_leaves_an_exact_mirror_of_xpm(db, states):
     seen: set[str] = set()
     for state in states:
         records = list(parse_client_list(io.BytesIO(render(state))))
-        apply_records(firm, records, connection_id=_connection(firm))
+        # The mirror itself, without the hold a wipe-like list gets (test_held_sync covers it).
+        apply_records(firm, records, connection_id=_connection(firm), check_safety=False)
         mirror = expected_mirror(state, seen)
         portal = {
             str(c.xpm_uuid): c for c in Client.objects.for_firm(firm).filter(xpm_uuid__isnull=False)
