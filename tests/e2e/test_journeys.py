@@ -245,3 +245,42 @@ def test_the_login_page_is_accessible_and_fits_a_phone(page_factory, portal):
     assert_fits(page)
     page.shot("login-phone")
     page.problems.assert_none()
+
+
+def test_a_practice_xero_sends_without_a_name_connects_and_a_wipe_is_held(
+    page_factory, portal, admin, firm
+):
+    """Xero's own /connections example has a PRACTICEMANAGER tenant whose tenantName is null;
+    the sandbox is told so on its control page, as a developer would."""
+    page = page_factory()
+    page.goto(f"{portal}/xero-sandbox/")
+    page.get_by_label("How Xero names XPM practices").select_option("null")
+    page.get_by_role("button", name="Save scenario").click()
+    page.shot("sandbox-control")
+
+    device = make_device(admin)
+    log_in(page, portal, admin.email, PASSWORD)
+    verify_with_device(page, device)
+    menu(page, "Manage Clients")
+    connect_through_dialogs(page)
+    page.wait_for_url(f"{portal}/clients/manage/")
+    assert "Connected to Xero Practice Manager (9D3C2A5E)" in page.content()
+    assert "None" not in page.locator("main").inner_text()
+    synced = Client.objects.for_firm(firm).filter(is_archived=False).count()
+    assert synced > 20
+
+    # XPM now answers OK with no clients: the next sync must not archive the firm.
+    page.goto(f"{portal}/xero-sandbox/")
+    page.get_by_label("Failure to play back").select_option("empty_list")
+    page.get_by_role("button", name="Save scenario").click()
+    page.goto(f"{portal}/xpm/")
+    page.get_by_text("Connected by Alex Admin, alex.admin@harbourview.example, in Xero").wait_for()
+    page.get_by_role("button", name="Sync Now").click()
+    page.get_by_text(f"XPM returned 0 of your {synced} clients").wait_for()
+    page.shot("sync-held-for-review")
+    assert_accessible(page, "Xero Sync with a held sync")
+    assert Client.objects.for_firm(firm).filter(is_archived=False).count() == synced
+    page.get_by_role("button", name="Keep my clients").click()
+    page.get_by_text("Your clients were kept as they are").wait_for()
+    assert SyncRun.objects.for_firm(firm).first().decision == "kept"
+    page.problems.assert_none()

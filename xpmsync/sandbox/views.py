@@ -8,11 +8,14 @@ Xero.
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
+import uuid
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.http import (
     HttpRequest,
@@ -26,27 +29,29 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .models import Grant, Scenario, Token
+from .models import ACCESS_LIFETIME, XERO_USERS, Connection, Grant, Scenario, Token
 from .practice import practice_xml
 
 XPM_TENANT = {
-    "id": "5b7f4a1c-0c8e-4a47-9f39-3f1c1d9e7a01",
     "tenantId": "9d3c2a5e-6f1b-4e8a-b2c4-7a8d9e0f1a2b",
     "tenantType": "PRACTICEMANAGER",
     "tenantName": "Harbour View Accounting (Sandbox)",
 }
 SECOND_XPM_TENANT = {
-    "id": "5b7f4a1c-0c8e-4a47-9f39-3f1c1d9e7a02",
     "tenantId": "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6",
     "tenantType": "PRACTICEMANAGER",
     "tenantName": "Coastal Tax Partners (Sandbox)",
 }
 ACCOUNTING_TENANT = {
-    "id": "5b7f4a1c-0c8e-4a47-9f39-3f1c1d9e7a03",
     "tenantId": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
     "tenantType": "ORGANISATION",
     "tenantName": "Harbour View Accounting Ltd (Xero accounting)",
 }
+TENANTS = {t["tenantId"]: t for t in (XPM_TENANT, SECOND_XPM_TENANT, ACCOUNTING_TENANT)}
+# Xero's documented limits per tenant (calls a minute, a day).
+MINUTE_LIMIT = 60
+DAY_LIMIT = 5000
+APP_MINUTE_LIMIT = 10000
 
 
 def _oauth_error(error: str, status: int = 400) -> JsonResponse:
@@ -67,26 +72,51 @@ def _client_authenticated(request: HttpRequest) -> bool:
 
 
 def _bearer(request: HttpRequest) -> Token | None:
+    """The token of a request's unexpired, unrevoked access token (Xero refuses any other)."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    token = Token.objects.filter(access_token=header[7:], is_revoked=False).first()
-    if token is None or token.access_expires_at <= timezone.now():
-        return None
-    return token
+    token = Token.objects.filter(access_token=header[7:]).first()
+    return token if token is not None and token.access_usable else None
+
+
+def _unauthorized() -> JsonResponse:
+    return JsonResponse(
+        {"Type": None, "Title": "Unauthorized", "Status": 401, "Detail": "TokenExpired"},
+        status=401,
+    )
+
+
+def _jwt(claims: dict) -> str:
+    """A JWT as Xero issues them (the sandbox signs with HS256 and its own client secret)."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    header = part(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    payload = part(json.dumps(claims).encode())
+    signature = hmac.new(
+        settings.XERO_CLIENT_SECRET.encode(), f"{header}.{payload}".encode(), hashlib.sha256
+    ).digest()
+    return f"{header}.{payload}.{part(signature)}"
 
 
 # --- Identity ----------------------------------------------------------------------------------
 
 
 def authorize(request: HttpRequest) -> HttpResponse:
-    """The Xero login and consent page, with Allow access and Deny."""
+    """The Xero login and consent page, with a choice of Xero user, Allow access and Deny."""
     params = request.GET if request.method == "GET" else request.POST
     problem = _authorize_problem(params)
     if problem:
         return render(request, "xpm_sandbox/authorize.html", {"problem": problem}, status=400)
     if request.method == "GET":
-        context = {"params": params, "scopes": params["scope"].split(), "tenants": _tenants()}
+        context = {
+            "params": params,
+            "scopes": params["scope"].split(),
+            "tenants": _offered_tenants(),
+            "users": XERO_USERS,
+        }
         return render(request, "xpm_sandbox/authorize.html", context)
     redirect_to = params["redirect_uri"]
     if params.get("decision") != "allow":
@@ -97,6 +127,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
         redirect_uri=redirect_to,
         code_challenge=params["code_challenge"],
         scope=params["scope"],
+        xero_user=params.get("xero_user") if params.get("xero_user") in XERO_USERS else "alex",
     )
     query = {"code": grant.code, "state": params.get("state", "")}
     return HttpResponseRedirect(f"{redirect_to}?{urlencode(query)}")
@@ -129,16 +160,49 @@ def token(request: HttpRequest) -> JsonResponse:
     return _oauth_error("unsupported_grant_type")
 
 
-def _token_response(issued: Token) -> JsonResponse:
-    return JsonResponse(
-        {
-            "access_token": issued.access_token,
-            "refresh_token": issued.refresh_token,
-            "expires_in": 1800,
-            "token_type": "Bearer",
-            "scope": " ".join(settings.XERO_SCOPES),
-        }
+def _issue(xero_user: str, auth_event_id: str) -> Token:
+    now = int(time.time())
+    return Token.objects.create(
+        access_token=_jwt(
+            {
+                "iss": settings.XERO_ID_TOKEN_ISSUER,
+                "exp": now + int(ACCESS_LIFETIME.total_seconds()),
+                "client_id": settings.XERO_CLIENT_ID,
+                "xero_userid": XERO_USERS[xero_user]["xero_userid"],
+                "authentication_event_id": auth_event_id,
+                "jti": secrets.token_hex(16),
+            }
+        ),
+        refresh_token=secrets.token_urlsafe(32),
+        xero_user=xero_user,
+        auth_event_id=auth_event_id,
+        access_expires_at=timezone.now() + ACCESS_LIFETIME,
     )
+
+
+def _token_response(issued: Token, *, with_id_token: bool) -> JsonResponse:
+    body = {
+        "access_token": issued.access_token,
+        "refresh_token": issued.refresh_token,
+        "expires_in": int(ACCESS_LIFETIME.total_seconds()),
+        "token_type": "Bearer",
+        "scope": " ".join(settings.XERO_SCOPES),
+    }
+    if with_id_token:
+        user = XERO_USERS[issued.xero_user]
+        now = int(time.time())
+        body["id_token"] = _jwt(
+            {
+                "iss": settings.XERO_ID_TOKEN_ISSUER,
+                "aud": settings.XERO_CLIENT_ID,
+                "iat": now,
+                "exp": now + 300,
+                "sub": user["xero_userid"].replace("-", ""),
+                "preferred_username": user["email"],
+                **user,
+            }
+        )
+    return JsonResponse(body)
 
 
 def _exchange_code(request: HttpRequest) -> JsonResponse:
@@ -158,11 +222,33 @@ def _exchange_code(request: HttpRequest) -> JsonResponse:
             return _oauth_error("invalid_grant")
         if request.POST.get("redirect_uri") != grant.redirect_uri:
             return _oauth_error("invalid_grant")
-        return _token_response(Token.issue())
+        auth_event_id = str(uuid.uuid4())
+        _connect_tenants(grant.xero_user, auth_event_id)
+        issued = _issue(grant.xero_user, auth_event_id)
+        return _token_response(issued, with_id_token="openid" in grant.scope.split())
+
+
+def _connect_tenants(xero_user: str, auth_event_id: str) -> None:
+    """The consent connects the offered tenants to the app for this user (again, if already)."""
+    now = timezone.now()
+    for tenant in _offered_tenants():
+        Connection.objects.update_or_create(
+            xero_user=xero_user,
+            tenant_id=tenant["tenantId"],
+            defaults={"auth_event_id": auth_event_id, "updated_at": now},
+            create_defaults={
+                "id": Connection.id_for(xero_user, tenant["tenantId"]),
+                "auth_event_id": auth_event_id,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
 
 
 def _refresh(request: HttpRequest) -> JsonResponse:
     scenario = Scenario.current()
+    if scenario.play(Scenario.Failure.INVALID_CLIENT):
+        return _oauth_error("invalid_client")
     if scenario.play(Scenario.Failure.INVALID_GRANT):
         return _oauth_error("invalid_grant")
     with transaction.atomic():
@@ -171,51 +257,93 @@ def _refresh(request: HttpRequest) -> JsonResponse:
             .filter(refresh_token=request.POST.get("refresh_token", ""))
             .first()
         )
-        if old is None or not old.refresh_usable:
+        if old is None or not old.refresh_usable(grace=scenario.refresh_grace):
             return _oauth_error("invalid_grant")
         if old.replaced_at is None:
             old.replaced_at = timezone.now()
             old.save(update_fields=["replaced_at"])
-        return _token_response(Token.issue())
+        return _token_response(_issue(old.xero_user, old.auth_event_id), with_id_token=False)
 
 
 @csrf_exempt
 @require_POST
 def revocation(request: HttpRequest) -> HttpResponse:
+    """Revoking a refresh token ends every connection its Xero user made to the app."""
     if not _client_authenticated(request):
         return _oauth_error("invalid_client", 401)
-    Token.objects.filter(refresh_token=request.POST.get("token", "")).update(is_revoked=True)
+    revoked = Token.objects.filter(refresh_token=request.POST.get("token", "")).first()
+    if revoked is not None:
+        Token.objects.filter(xero_user=revoked.xero_user).update(is_revoked=True)
+        Connection.objects.filter(xero_user=revoked.xero_user).delete()
     return HttpResponse(status=200)
 
 
 # --- API ---------------------------------------------------------------------------------------
 
 
-def _tenants() -> list[dict]:
+def _offered_tenants() -> list[dict]:
+    """The tenants a consent offers now, named as the scenario says Xero names them."""
     match Scenario.current().tenants:
         case Scenario.Tenants.NONE:
-            return [ACCOUNTING_TENANT]
+            tenants = [ACCOUNTING_TENANT]
         case Scenario.Tenants.SEVERAL:
-            return [XPM_TENANT, ACCOUNTING_TENANT, SECOND_XPM_TENANT]
+            tenants = [XPM_TENANT, ACCOUNTING_TENANT, SECOND_XPM_TENANT]
         case _:
-            return [XPM_TENANT]
+            tenants = [XPM_TENANT]
+    return [_as_named(tenant) for tenant in tenants]
+
+
+def _as_named(tenant: dict) -> dict:
+    if tenant["tenantType"] != "PRACTICEMANAGER":
+        return dict(tenant)
+    named = {k: v for k, v in tenant.items() if k != "tenantName"}
+    match Scenario.current().tenant_names:
+        case Scenario.TenantNames.NULL:
+            named["tenantName"] = None
+        case Scenario.TenantNames.EMPTY:
+            named["tenantName"] = ""
+        case Scenario.TenantNames.MISSING:
+            pass
+        case _:
+            named["tenantName"] = tenant["tenantName"]
+    return named
+
+
+def _described(connection: Connection) -> dict:
+    """A connection in the shape of Xero's /connections answer."""
+    return {
+        "id": connection.id,
+        "authEventId": connection.auth_event_id,
+        **_as_named(TENANTS[connection.tenant_id]),
+        "createdDateUtc": connection.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f0"),
+        "updatedDateUtc": connection.updated_at.strftime("%Y-%m-%dT%H:%M:%S.%f0"),
+    }
 
 
 @csrf_exempt
 @require_http_methods(["GET"])
-def connections(request: HttpRequest) -> JsonResponse:
-    if _bearer(request) is None:
-        return JsonResponse({"Title": "Unauthorized"}, status=401)
-    return JsonResponse(_tenants(), safe=False)
+def connections(request: HttpRequest) -> HttpResponse:
+    """``GET /connections``: JSON, the caller's connections (``?authEventId=`` filters them)."""
+    bearer = _bearer(request)
+    if bearer is None:
+        return _unauthorized()
+    if Scenario.current().play(Scenario.Failure.CONNECTIONS_NOT_JSON):
+        return HttpResponse("<html><body>Service unavailable</body></html>")
+    mine = Connection.objects.filter(xero_user=bearer.xero_user)
+    if request.GET.get("authEventId"):
+        mine = mine.filter(auth_event_id=request.GET["authEventId"])
+    return JsonResponse([_described(c) for c in mine], safe=False)
 
 
 @csrf_exempt
 @require_http_methods(["DELETE"])
 def connection(request: HttpRequest, connection_id: str) -> HttpResponse:
-    if _bearer(request) is None:
-        return JsonResponse({"Title": "Unauthorized"}, status=401)
-    known = {tenant["id"] for tenant in (XPM_TENANT, SECOND_XPM_TENANT, ACCOUNTING_TENANT)}
-    return HttpResponse(status=204 if connection_id in known else 404)
+    """``DELETE /connections/{id}``: needs a valid, unexpired access token of its user."""
+    bearer = _bearer(request)
+    if bearer is None:
+        return _unauthorized()
+    deleted, _ = Connection.objects.filter(pk=connection_id, xero_user=bearer.xero_user).delete()
+    return HttpResponse(status=204 if deleted else 404)
 
 
 @csrf_exempt
@@ -223,21 +351,52 @@ def connection(request: HttpRequest, connection_id: str) -> HttpResponse:
 def client_list(request: HttpRequest) -> HttpResponse:
     """``client.api/list?detailed=true``, streamed, or the scenario's failure."""
     scenario = Scenario.current()
-    if _bearer(request) is None or scenario.play(Scenario.Failure.UNAUTHORIZED):
-        return HttpResponse("Unauthorized", status=401)
-    tenant_ids = {t["tenantId"] for t in _tenants() if t["tenantType"] == "PRACTICEMANAGER"}
-    if request.headers.get("Xero-tenant-id") not in tenant_ids:
-        return HttpResponse("Forbidden: unknown tenant", status=403)
-    failure = _played_failure(scenario)
-    if failure is not None:
-        return failure
-    response = StreamingHttpResponse(
-        practice_xml(scenario.practice_size, scenario.seed), content_type="application/xml"
-    )
-    response["X-DayLimit-Remaining"] = "4998"
-    response["X-MinLimit-Remaining"] = "59"
-    response["X-AppMinLimit-Remaining"] = "9999"
+    bearer = _bearer(request)
+    if bearer is None or scenario.play(Scenario.Failure.UNAUTHORIZED):
+        return _unauthorized()
+    tenant_id = request.headers.get("Xero-tenant-id", "")
+    connected = Connection.objects.filter(xero_user=bearer.xero_user, tenant_id=tenant_id)
+    if TENANTS.get(tenant_id, {}).get("tenantType") != "PRACTICEMANAGER" or not connected.exists():
+        return HttpResponse("Forbidden: this tenant is not connected", status=403)
+    limits = _count_call(tenant_id)
+    response = _over_limit(limits) or _played_failure(scenario)
+    if response is None:
+        response = StreamingHttpResponse(
+            practice_xml(scenario.practice_size, scenario.seed), content_type="application/xml"
+        )
+    response["X-DayLimit-Remaining"] = str(max(DAY_LIMIT - limits["day"], 0))
+    response["X-MinLimit-Remaining"] = str(max(MINUTE_LIMIT - limits["minute"], 0))
+    response["X-AppMinLimit-Remaining"] = str(max(APP_MINUTE_LIMIT - limits["app_minute"], 0))
     return response
+
+
+def _count_call(tenant_id: str) -> dict[str, int]:
+    """Count one call against the tenant's minute and day, and the app's minute."""
+    now = int(time.time())
+    keys = {
+        "minute": (f"xpm-sandbox:{tenant_id}:m:{now // 60}", 60),
+        "day": (f"xpm-sandbox:{tenant_id}:d:{now // 86400}", 86400),
+        "app_minute": (f"xpm-sandbox:app:m:{now // 60}", 60),
+    }
+    counts = {}
+    for name, (key, lifetime) in keys.items():
+        cache.add(key, 0, timeout=lifetime)
+        counts[name] = cache.incr(key)
+    return counts
+
+
+def _over_limit(limits: dict[str, int]) -> HttpResponse | None:
+    for problem, used, limit, wait in (
+        ("day", limits["day"], DAY_LIMIT, 86400 - int(time.time()) % 86400),
+        ("minute", limits["minute"], MINUTE_LIMIT, 60 - int(time.time()) % 60),
+        ("appminute", limits["app_minute"], APP_MINUTE_LIMIT, 60 - int(time.time()) % 60),
+    ):
+        if used > limit:
+            response = HttpResponse("Rate limit exceeded", status=429)
+            response["Retry-After"] = str(wait)
+            response["X-Rate-Limit-Problem"] = problem
+            return response
+    return None
 
 
 def _played_failure(scenario: Scenario) -> HttpResponse | None:
@@ -262,6 +421,11 @@ def _played_failure(scenario: Scenario) -> HttpResponse | None:
             b"<ErrorDescription>Sandbox error</ErrorDescription></Response>"
         )
         return HttpResponse(body, content_type="application/xml")
+    if scenario.play(Scenario.Failure.NOT_XML):
+        return HttpResponse("<html><body><h1>Sign in to Xero</h1></body></html>")
+    if scenario.play(Scenario.Failure.EMPTY_LIST):
+        body = b'<Response api-method="List"><Status>OK</Status><Clients /></Response>'
+        return HttpResponse(body, content_type="application/xml")
     return None
 
 
@@ -272,7 +436,12 @@ def control(request: HttpRequest) -> HttpResponse:
     """Choose the sandbox's tenants and the failure it plays back (development only)."""
     scenario = Scenario.current()
     if request.method == "POST":
+        if request.POST.get("action") == "expire_access_tokens":
+            Token.objects.update(access_expires_at=timezone.now())
+            return HttpResponseRedirect(request.path)
         scenario.tenants = request.POST.get("tenants", Scenario.Tenants.ONE)
+        scenario.tenant_names = request.POST.get("tenant_names", Scenario.TenantNames.NAMED)
+        scenario.refresh_grace = request.POST.get("refresh_grace") == "on"
         scenario.failure = request.POST.get("failure", "")
         left = request.POST.get("failures_left", "")
         scenario.failures_left = int(left) if left.isdigit() else None
@@ -281,4 +450,11 @@ def control(request: HttpRequest) -> HttpResponse:
         scenario.full_clean()
         scenario.save()
         return HttpResponseRedirect(request.path)
-    return render(request, "xpm_sandbox/control.html", {"scenario": scenario, "Scenario": Scenario})
+    context = {
+        "scenario": scenario,
+        "Scenario": Scenario,
+        "connections": [
+            {**_described(c), "user": XERO_USERS[c.xero_user]} for c in Connection.objects.all()
+        ],
+    }
+    return render(request, "xpm_sandbox/control.html", context)
