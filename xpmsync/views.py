@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import mfa
 from accounts.access import firm_admin_required, get_firm
+from accounts.sudo import sudo_required
 
 from . import api, connection, oauth, review, schedule, sync
 from .models import SyncRun, XpmConnection
@@ -114,6 +115,7 @@ def choose(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
+@sudo_required
 def disconnect(request: HttpRequest) -> HttpResponse:
     connection.disconnect(get_firm(request), by=request.user)
     messages.success(
@@ -139,6 +141,7 @@ def sync_now(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
+@sudo_required
 def apply_held(request: HttpRequest) -> HttpResponse:
     """Apply a held list anyway: a fresh run that downloads it again and skips the check."""
     try:

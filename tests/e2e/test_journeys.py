@@ -105,7 +105,13 @@ def test_admin_with_mfa_connects_syncs_and_disconnects(page_factory, portal, adm
     page.shot("sync-history")
 
     page.get_by_role("link", name="Xero Sync").click()
+    page.wait_for_load_state("load")
     page.get_by_role("button", name="Disconnect from Xero").click()
+    confirm = page.locator("#disconnect-dialog")
+    confirm.wait_for(state="visible")
+    assert "Your synced clients stay in the portal" in confirm.inner_text()
+    page.shot("disconnect-dialog")
+    confirm.get_by_role("button", name="Disconnect", exact=True).click()
     page.get_by_text("Disconnected from Xero Practice Manager").wait_for()
     assert not XpmConnection.objects.filter(firm=firm).exists()
     assert Client.objects.for_firm(firm).exists()  # synced clients stay

@@ -181,3 +181,45 @@ def test_bob_cannot_decide_and_carol_cannot_touch_alices_hold(
 def test_deciding_is_post_only(firm_a, alice, synced_40, alice_verified):
     assert alice_verified.get("/xpm/held/apply/").status_code == 405
     assert alice_verified.get("/xpm/held/keep/").status_code == 405
+
+
+# --- Sudo mode: Apply anyway and Disconnect need a recent password or code ----------------------
+
+
+def _stale(http) -> None:
+    from tests.accounts.test_sudo import age_session
+
+    age_session(http)
+
+
+def test_apply_anyway_without_a_recent_password_or_code_asks_first(
+    firm_a, alice, synced_40, alice_verified
+):
+    answer(synced_40, practice(3))
+    held = run(firm_a, alice)
+    _stale(alice_verified)
+    response = alice_verified.post("/xpm/held/apply/", {"next": "/xpm/"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/confirm/")
+    held.refresh_from_db()
+    assert held.decision == "" and active_clients(firm_a) == 40
+
+
+def test_disconnect_without_a_recent_password_or_code_asks_first(
+    firm_a, alice, synced_40, alice_verified
+):
+    _stale(alice_verified)
+    response = alice_verified.post("/xpm/disconnect/", {"next": "/xpm/"})
+    assert response["Location"].startswith("/accounts/confirm/")
+    assert firm_a.is_connected_to_xpm
+
+
+def test_the_panel_names_what_disconnecting_and_applying_do(
+    firm_a, alice, synced_40, alice_verified
+):
+    answer(synced_40, practice(3))
+    run(firm_a, alice)
+    panel = alice_verified.get("/xpm/").content.decode()
+    assert 'data-opens="disconnect-dialog"' in panel and 'data-opens="apply-held-dialog"' in panel
+    assert "Syncing from Alpha Accounting (XPM) stops now" in panel
+    assert "37 of your 40 clients would be archived now" in panel
