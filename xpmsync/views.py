@@ -129,14 +129,29 @@ def disconnect(request: HttpRequest) -> HttpResponse:
 @firm_admin_required
 def sync_now(request: HttpRequest) -> HttpResponse:
     try:
-        sync.request_sync(get_firm(request), trigger=SyncRun.Trigger.MANUAL, user=request.user)
+        run = sync.request_sync(
+            get_firm(request), trigger=SyncRun.Trigger.MANUAL, user=request.user
+        )
     except sync.SyncAlreadyRunning:
         messages.info(request, "A sync is already running. You will get an email when it ends.")
     except (sync.NotConnected, sync.QueueUnavailable) as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, "Sync started. You will get an email with the summary.")
+        _report_outcome(request, run)
     return redirect("xpmsync:panel")
+
+
+def _report_outcome(request: HttpRequest, run: SyncRun) -> None:
+    """Say what happened: without a worker the run has already ended by now."""
+    run.refresh_from_db(fields=["status", "error"])
+    if run.status == SyncRun.Status.SUCCEEDED:
+        messages.success(request, "The sync is complete. You will get an email with the summary.")
+    elif run.status == SyncRun.Status.HELD:
+        messages.warning(request, f"The sync was held for review: {run.error}")
+    elif run.status == SyncRun.Status.FAILED:
+        messages.error(request, f"The sync failed: {run.error}")
+    else:
+        messages.success(request, "Sync started. You will get an email with the summary.")
 
 
 @require_POST

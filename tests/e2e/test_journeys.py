@@ -40,8 +40,8 @@ def menu(page, name):
     page.wait_for_load_state("load")
 
 
-def verify_with_device(page, device):
-    page.get_by_label("Code").fill(code_for(device))
+def verify_with_device(page, device, steps=0):
+    page.get_by_label("Code").fill(code_for(device, steps))
     page.get_by_role("button", name="Verify").click()
 
 
@@ -99,7 +99,7 @@ def test_admin_with_mfa_connects_syncs_and_disconnects(page_factory, portal, adm
     page.shot("xero-sync-panel")
     assert_accessible(page, "Manage Clients with the Xero Sync panel")
     panel.get_by_role("button", name="Sync Now").click()
-    page.get_by_text("Sync started").wait_for()
+    page.get_by_text("The sync is complete").wait_for()
     page.get_by_role("link", name="Sync history").click()
     assert page.locator("tbody tr").count() == 2
     page.shot("sync-history")
@@ -282,10 +282,22 @@ def test_a_practice_xero_sends_without_a_name_connects_and_a_wipe_is_held(
     page.goto(f"{portal}/xpm/")
     page.get_by_text("Connected by Alex Admin, alex.admin@harbourview.example, in Xero").wait_for()
     page.get_by_role("button", name="Sync Now").click()
-    page.get_by_text(f"XPM returned 0 of your {synced} clients").wait_for()
+    page.get_by_text("The sync was held for review").wait_for()
+    assert "Sync started" not in page.content()
+    page.get_by_text(f"XPM returned 0 of your {synced} clients").first.wait_for()
     page.shot("sync-held-for-review")
     assert_accessible(page, "Xero Sync with a held sync")
     assert Client.objects.for_firm(firm).filter(is_archived=False).count() == synced
+    # The same on a phone, where the panel must not scroll sideways.
+    phone = page_factory(375)
+    log_in(phone, portal, admin.email, PASSWORD)
+    verify_with_device(phone, device, steps=1)
+    phone.goto(f"{portal}/xpm/")
+    phone.get_by_text(f"XPM returned 0 of your {synced} clients").first.wait_for()
+    assert_fits(phone)
+    phone.shot("sync-held-for-review-phone")
+    phone.problems.assert_none()
+
     page.get_by_role("button", name="Keep my clients").click()
     page.get_by_text("Your clients were kept as they are").wait_for()
     assert SyncRun.objects.for_firm(firm).first().decision == "kept"

@@ -26,9 +26,19 @@ def test_sync_now_runs_a_sync(alice_verified, alice, firm_a, xero):
     make_connection(firm_a, alice)
     serve(xero)
     response = alice_verified.post("/xpm/sync/", follow=True)
-    assert "Sync started" in response.content.decode()
+    # Without a worker the run has ended before the page comes back: it says how.
+    assert "The sync is complete" in response.content.decode()
     run = SyncRun.objects.get()
     assert (run.trigger, run.requested_by, run.status) == ("manual", alice, "succeeded")
+
+
+def test_sync_now_says_when_the_sync_failed_and_why(alice_verified, alice, firm_a, xero):
+    make_connection(firm_a, alice)
+    serve(xero, "Forbidden", status=403)
+    page = alice_verified.post("/xpm/sync/", follow=True).content.decode()
+    assert "Sync started" not in page
+    assert "The sync failed: Xero refused access (403)" in page
+    assert "message-error" in page
 
 
 def test_sync_now_while_one_runs_says_so_and_starts_nothing(alice_verified, alice, firm_a):
