@@ -218,6 +218,9 @@ def test_manage_users_seat_limit_and_mfa_reset(page_factory, portal, admin, staf
     menu(page, "Manage Users")
     page.get_by_role("link", name="Sam Example").click()
     page.get_by_role("button", name=f"Reset MFA for {staff.email}").click()
+    confirm = page.locator("#reset-mfa-dialog")
+    confirm.get_by_text("will have to set up MFA again at their next login").wait_for()
+    confirm.get_by_role("button", name="Reset MFA").click()
     page.get_by_text("MFA was reset").wait_for()
     assert not type(staff_device).objects.filter(user=staff).exists()
     reset_emails = [m for m in mail.outbox if m.to == [staff.email]]
