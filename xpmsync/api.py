@@ -2,28 +2,23 @@
 
 Token exchange and refresh go through requests-oauthlib; API calls through a plain requests
 session with the Bearer token and the tenant header. Every call has a timeout, and none follows a
-redirect (a redirected call would carry credentials elsewhere). Refresh tokens rotate and are
-single-use, so a refresh happens under a row lock on the connection, re-checks
-whether another worker already refreshed, and saves the new tokens before the lock is released.
+redirect (a redirected call would carry credentials elsewhere). Failures are raised as this
+module's own typed errors. It knows nothing of the database: ``credentials`` decides when to
+refresh and what a refusal means for a stored connection.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
 import requests
 from django.conf import settings
-from django.db import transaction
 from oauthlib.oauth2 import InvalidClientError, InvalidGrantError, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
-
-from .models import XpmConnection
-
-logger = logging.getLogger(__name__)
 
 PRACTICE_MANAGER = "PRACTICEMANAGER"
 DOWNLOAD_CHUNK = 256 * 1024
@@ -36,7 +31,11 @@ class XeroError(Exception):
 
 
 class NeedsReconnect(XeroError):
-    """The refresh token is dead (invalid_grant): only an admin reconnecting can fix it."""
+    """The connection cannot get a token any more: only an admin reconnecting can fix it."""
+
+
+class InvalidGrant(NeedsReconnect):
+    """Xero answered invalid_grant: the refresh token is dead, spent or revoked."""
 
 
 class AppRejected(XeroError):
@@ -196,77 +195,15 @@ def _client_auth() -> HTTPBasicAuth:
     return HTTPBasicAuth(settings.XERO_CLIENT_ID, settings.XERO_CLIENT_SECRET)
 
 
-# --- Tokens for a stored connection ------------------------------------------------------------
+# --- Refreshing ---------------------------------------------------------------------------------
 
 
-def fresh_access_token(connection: XpmConnection, *, force: bool = False) -> str:
-    """An access token for ``connection`` that is good for a while, refreshing it if needed.
+def refresh(refresh_token: str) -> dict:
+    """Trade a refresh token for a new token set (Xero rotates the refresh token too).
 
-    Runs the refresh in its own short transaction (never inside a sync's), holding a row lock so
-    that concurrent callers make one refresh call between them and all get the new token.
+    Raises InvalidGrant when Xero no longer accepts the refresh token and AppRejected when it
+    refuses the portal's own credentials: neither is transient.
     """
-    if not force and connection.access_token_is_fresh():
-        return connection.access_token
-    seen = connection.access_token_encrypted
-    with transaction.atomic():
-        locked = XpmConnection.objects.select_for_update().get(pk=connection.pk)
-        # Another worker may have refreshed while we waited for the lock.
-        refreshed_meanwhile = locked.access_token_encrypted != seen
-        if locked.access_token_is_fresh() and (refreshed_meanwhile or not force):
-            _copy_tokens(locked, connection)
-            return locked.access_token
-        if locked.needs_reconnect or not locked.refresh_token_encrypted:
-            raise NeedsReconnect("The Xero connection needs an admin to reconnect it.")
-        refused: XeroError | None = None
-        try:
-            token = _refresh(locked.refresh_token)
-        except InvalidGrantError:
-            refused = NeedsReconnect(
-                "Xero no longer accepts this connection: an admin must reconnect it."
-            )
-            locked.status = XpmConnection.Status.NEEDS_RECONNECT
-            locked.save(update_fields=["status"])
-            transaction.on_commit(lambda: _announce_needs_reconnect(locked.pk))
-        except InvalidClientError:
-            refused = AppRejected(
-                "Xero refused the portal's own app credentials, so nothing could be synced. "
-                "The portal's operators have been alerted; no action is needed from you."
-            )
-            logger.error(
-                "Xero answered invalid_client refreshing the token of XPM connection %s (firm %s):"
-                " check XERO_CLIENT_ID and XERO_CLIENT_SECRET",
-                locked.pk,
-                locked.firm_id,
-            )
-            locked.status = XpmConnection.Status.NEEDS_ATTENTION
-            locked.save(update_fields=["status"])
-        else:
-            locked.set_tokens(token)
-            locked.status = XpmConnection.Status.ACTIVE
-            locked.save(
-                update_fields=[
-                    "access_token_encrypted",
-                    "refresh_token_encrypted",
-                    "access_token_expires_at",
-                    "token_refreshed_at",
-                    "status",
-                ]
-            )
-        _copy_tokens(locked, connection)
-    if refused is not None:
-        # Outside the transaction, so the new status is kept: neither is retried as transient.
-        raise refused
-    return connection.access_token
-
-
-def _copy_tokens(source: XpmConnection, target: XpmConnection) -> None:
-    target.access_token_encrypted = source.access_token_encrypted
-    target.refresh_token_encrypted = source.refresh_token_encrypted
-    target.access_token_expires_at = source.access_token_expires_at
-    target.status = source.status
-
-
-def _refresh(refresh_token: str) -> dict:
     session = _oauth_session()
     try:
         return dict(
@@ -277,8 +214,10 @@ def _refresh(refresh_token: str) -> dict:
                 timeout=settings.XERO_TIMEOUT,
             )
         )
-    except (InvalidGrantError, InvalidClientError):
-        raise
+    except InvalidGrantError as error:
+        raise InvalidGrant("Xero no longer accepts this connection's refresh token.") from error
+    except InvalidClientError as error:
+        raise AppRejected("Xero refused the portal's own app credentials.") from error
     except OAuth2Error as error:
         raise Unavailable(f"Xero refused to refresh the token ({error.error}).") from error
     except requests.TooManyRedirects as error:
@@ -287,20 +226,19 @@ def _refresh(refresh_token: str) -> dict:
         raise Unavailable("Xero's sign-in service could not be reached.") from error
 
 
-def _announce_needs_reconnect(connection_id: int) -> None:
-    from .connection import announce_needs_reconnect
-
-    announce_needs_reconnect(connection_id)
-
-
 # --- The Practice Manager API ------------------------------------------------------------------
+
+
+# Gives an access token for the tenant; ``True`` asks for a new one (Xero answered 401).
+TokenSource = Callable[[bool], str]
 
 
 @dataclass
 class XpmClient:
-    """Calls to one firm's XPM tenant, refreshing the token and retrying a 401 once."""
+    """Calls to one XPM tenant, with a token from ``token``, asking for a new one once on 401."""
 
-    connection: XpmConnection
+    tenant_id: str
+    token: TokenSource
     calls: int = 0
     rate_limits: RateLimits = field(default_factory=RateLimits)
 
@@ -331,21 +269,21 @@ class XpmClient:
         return size
 
     def _get(self, url: str, **kwargs) -> requests.Response:
-        token = fresh_access_token(self.connection)
+        token = self.token(False)
         for attempt in (1, 2):
             self.calls += 1
             response = _send(
                 "GET",
                 url,
                 token,
-                tenant_id=self.connection.tenant_id,
+                tenant_id=self.tenant_id,
                 timeout=settings.XPM_LIST_TIMEOUT,
                 **kwargs,
             )
             self.rate_limits = _rate_limits(response, self.rate_limits)
             if response.status_code == 401 and attempt == 1:
                 response.close()
-                token = fresh_access_token(self.connection, force=True)
+                token = self.token(True)
                 continue
             _raise_for_status(response)
             return response

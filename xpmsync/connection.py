@@ -2,17 +2,14 @@
 
 import logging
 
-from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditEvent, Firm, User
 from accounts.policy import tracking_mfa_requirement
-from gapportal.mail import send_templated_email
 
-from . import api, identity, sync
+from . import api, credentials, identity, tasks
 from .models import SyncRun, XpmConnection
 from .tokens import TokenUnreadable
 
@@ -93,8 +90,8 @@ def _activate(connection: XpmConnection, tenant: dict, *, by: User) -> None:
 def start_first_sync(firm: Firm, by: User) -> None:
     """Queue the first sync once the connection is committed; its summary goes to ``by``."""
     try:
-        sync.request_sync(firm, trigger=SyncRun.Trigger.FIRST, user=by)
-    except (sync.SyncAlreadyRunning, sync.NotConnected, sync.QueueUnavailable) as error:
+        tasks.request_sync(firm, trigger=SyncRun.Trigger.FIRST, user=by)
+    except (tasks.SyncAlreadyRunning, tasks.NotConnected, tasks.QueueUnavailable) as error:
         # The daily dispatcher, or Sync Now, picks it up later.
         logger.warning("First sync for firm %s not queued: %s", firm.pk, error)
 
@@ -144,7 +141,7 @@ def _usable_access_token(firm: Firm, by: User) -> str:
     if connection is None or not connection.xero_connection_id:
         return ""
     try:
-        return api.fresh_access_token(connection)
+        return credentials.fresh_access_token(connection)
     except (api.XeroError, TokenUnreadable) as error:
         _note_failure(firm, by, f"Refreshing the token to disconnect failed: {error}")
         return ""
@@ -182,27 +179,3 @@ def _revoke_quietly(refresh_token: str, firm: Firm, by: User | None) -> None:
 def _note_failure(firm: Firm, by: User | None, detail: str) -> None:
     logger.warning("XPM call failed for firm %s: %s", firm.pk, detail)
     audit.record(firm, AuditEvent.Action.XPM_CALL_FAILED, actor=by, detail=detail)
-
-
-def announce_needs_reconnect(connection_id: int) -> None:
-    """Email the firm's admins, once, that the connection must be reconnected."""
-    with transaction.atomic():
-        connection = (
-            XpmConnection.objects.select_for_update()
-            .filter(pk=connection_id, reconnect_email_sent_at__isnull=True)
-            .select_related("firm")
-            .first()
-        )
-        if connection is None:
-            return
-        connection.reconnect_email_sent_at = timezone.now()
-        connection.save(update_fields=["reconnect_email_sent_at"])
-        firm = connection.firm
-        audit.record(firm, AuditEvent.Action.XPM_NEEDS_RECONNECT, detail=connection.practice_label)
-    url = settings.SITE_URL + reverse("xpmsync:panel")
-    for admin in firm.users.filter(role=User.Role.ADMIN, is_active=True):
-        send_templated_email(
-            "xpm_needs_reconnect",
-            [admin.email],
-            {"user": admin, "connection": connection, "url": url},
-        )

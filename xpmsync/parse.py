@@ -17,6 +17,8 @@ from typing import IO
 
 from lxml import etree
 
+from .fields import CLIENT, CLIENT_STATE, CONTACT, CONTACT_LINK, CONTACT_STATE, Read, XpmField
+
 # The longest text we keep in one field (XPM's own limits are far lower).
 MAX_TEXT = 10_000
 
@@ -188,77 +190,42 @@ def _multiline(text: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _name_of(element) -> str:
-    if element is None:
-        return ""
-    return _text(element.find("Name"))
+def _read(fields: dict, spec: XpmField) -> str | bool:
+    element = fields.get(spec.element)
+    if spec.read is Read.NAME_OF:
+        return _text(element.find("Name")) if element is not None else ""
+    text = _text(element)
+    if spec.read is Read.FLAG:
+        return text.casefold() == "yes"
+    if spec.read is Read.MULTILINE:
+        return _multiline(text)
+    return text
+
+
+def _values(element, specs: tuple[XpmField, ...]) -> dict:
+    """The element's values for each field of the table, read in one pass over its children."""
+    fields = _children(element)
+    return {spec.name: _read(fields, spec) for spec in specs}
+
+
+def _uuid(element, what: str) -> str:
+    uuid = _text(element.find("UUID"))
+    if not uuid:
+        raise XpmResponseError(f"A {what} in the response has no UUID.")
+    return uuid.lower()
 
 
 def _client(element) -> ClientRecord:
-    fields = _children(element)
-
-    def text(tag: str) -> str:
-        return _text(fields.get(tag))
-
-    def flag(tag: str) -> bool:
-        return text(tag).casefold() == "yes"
-
-    uuid = text("UUID")
-    if not uuid:
-        raise XpmResponseError("A client in the response has no UUID.")
-    record = ClientRecord(
-        uuid=uuid.lower(),
-        name=text("Name") or "(no name in XPM)",
-        first_name=text("FirstName"),
-        last_name=text("LastName"),
-        email=text("Email"),
-        phone=text("Phone"),
-        website=text("Website"),
-        address=_multiline(text("Address")),
-        city=text("City"),
-        region=text("Region"),
-        postcode=text("PostCode"),
-        country=text("Country"),
-        postal_address=_multiline(text("PostalAddress")),
-        postal_city=text("PostalCity"),
-        postal_region=text("PostalRegion"),
-        postal_postcode=text("PostalPostCode"),
-        postal_country=text("PostalCountry"),
-        is_prospect=flag("IsProspect"),
-        is_archived=flag("IsArchived"),
-        is_deleted=flag("IsDeleted"),
-        business_structure=text("BusinessStructure"),
-        client_type=_name_of(fields.get("Type")),
-        account_manager=_name_of(fields.get("AccountManager")),
-        job_manager=_name_of(fields.get("JobManager")),
-        company_number=text("CompanyNumber"),
-        business_number=text("BusinessNumber"),
-        referral_source=text("ReferralSource"),
-    )
-    contacts = fields.get("Contacts")
+    values = _values(element, CLIENT + CLIENT_STATE)
+    values["name"] = values["name"] or "(no name in XPM)"
+    record = ClientRecord(uuid=_uuid(element, "client"), **values)
+    contacts = element.find("Contacts")
     if contacts is not None:
         record.contacts = [_contact(c) for c in contacts if c.tag == "Contact"]
     return record
 
 
 def _contact(element) -> ContactRecord:
-    fields = _children(element)
-
-    def text(tag: str) -> str:
-        return _text(fields.get(tag))
-
-    uuid = text("UUID")
-    if not uuid:
-        raise XpmResponseError("A contact in the response has no UUID.")
-    return ContactRecord(
-        uuid=uuid.lower(),
-        name=text("Name") or "(no name in XPM)",
-        salutation=text("Salutation"),
-        addressee=text("Addressee"),
-        email=text("Email"),
-        phone=text("Phone"),
-        mobile=text("Mobile"),
-        position=text("Position"),
-        is_primary=text("IsPrimary").casefold() == "yes",
-        is_deleted=text("IsDeleted").casefold() == "yes",
-    )
+    values = _values(element, CONTACT + CONTACT_LINK + CONTACT_STATE)
+    values["name"] = values["name"] or "(no name in XPM)"
+    return ContactRecord(uuid=_uuid(element, "contact"), **values)

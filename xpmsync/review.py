@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditEvent, Firm, User
 
-from . import sync
+from . import tasks
 from .models import SyncRun
 
 
@@ -35,8 +35,8 @@ def apply_anyway(firm: Firm, *, by: User) -> SyncRun:
         held = _lock_held(firm)
         _decide(held, SyncRun.Decision.APPLIED, by)
     try:
-        run = sync.request_sync(firm, trigger=SyncRun.Trigger.REVIEWED, user=by)
-    except (sync.SyncAlreadyRunning, sync.NotConnected, sync.QueueUnavailable):
+        run = tasks.request_sync(firm, trigger=SyncRun.Trigger.REVIEWED, user=by)
+    except (tasks.SyncAlreadyRunning, tasks.NotConnected, tasks.QueueUnavailable):
         SyncRun.objects.filter(pk=held.pk).update(decision="", decided_by=None, decided_at=None)
         raise
     _record(held, by)

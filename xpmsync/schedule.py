@@ -1,6 +1,5 @@
 """The daily sync: which firms are due, spread over the hour instead of all at once."""
 
-import logging
 from datetime import timedelta
 
 from django.db.models import Max, Q
@@ -8,10 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Firm
 
-from . import sync
 from .models import SyncRun, XpmConnection
-
-logger = logging.getLogger(__name__)
 
 SYNC_EVERY = timedelta(days=1)
 # Firms are spread over this many seconds after the dispatcher runs (beat runs it hourly).
@@ -40,21 +36,6 @@ def due_firms():
 def spread(firm_id: int) -> int:
     """A stable delay for this firm within the hour, so firms do not all sync at :00."""
     return (firm_id * 2654435761) % SPREAD_SECONDS
-
-
-def dispatch_due_syncs() -> int:
-    sync.recover_stale_runs()
-    queued = 0
-    for firm in due_firms():
-        try:
-            sync.request_sync(firm, trigger=SyncRun.Trigger.SCHEDULED, countdown=spread(firm.pk))
-        except (sync.SyncAlreadyRunning, sync.NotConnected):
-            continue
-        except sync.QueueUnavailable:
-            logger.warning("Task queue unavailable; stopping the dispatch after %s firms", queued)
-            break
-        queued += 1
-    return queued
 
 
 def next_scheduled_sync(firm: Firm):

@@ -1,8 +1,43 @@
-"""Celery tasks: thin wrappers that take ids, re-load, and call the sync services."""
+"""Queueing syncs and the Celery tasks that run them: thin wrappers that take ids and re-load.
+
+``request_sync`` queues a run unless the firm already has one queued or running (a partial
+unique index is the lock; a run whose worker died is recovered once its lease runs out). The
+hourly dispatcher queues each connected firm's daily sync when it is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from accounts.models import Firm, User
 
 from . import schedule, sync
+from .models import SyncRun, XpmConnection
+from .sync import NotConnected
+
+logger = logging.getLogger(__name__)
+
+# A queued run whose task never started (the broker lost it) is given up after this.
+QUEUE_TIMEOUT = timedelta(hours=2)
+
+__all__ = ["NotConnected", "QueueUnavailable", "SyncAlreadyRunning", "request_sync"]
+
+
+class SyncAlreadyRunning(Exception):
+    def __init__(self, run: SyncRun | None) -> None:
+        super().__init__("A sync is already queued or running for this firm.")
+        self.run = run
+
+
+class QueueUnavailable(Exception):
+    """The task queue could not be reached, so the sync was not started."""
 
 
 @shared_task(bind=True, acks_late=True, max_retries=sync.MAX_ATTEMPTS)
@@ -19,4 +54,75 @@ def sync_firm_task(self, firm_id: int, run_id: int) -> None:
 @shared_task(acks_late=True)
 def dispatch_due_syncs() -> int:
     """Hourly (Celery beat): queue the daily sync of every connected firm that is due."""
-    return schedule.dispatch_due_syncs()
+    recover_stale_runs()
+    queued = 0
+    for firm in schedule.due_firms():
+        try:
+            delay = schedule.spread(firm.pk)
+            request_sync(firm, trigger=SyncRun.Trigger.SCHEDULED, countdown=delay)
+        except (SyncAlreadyRunning, NotConnected):
+            continue
+        except QueueUnavailable:
+            logger.warning("Task queue unavailable; stopping the dispatch after %s firms", queued)
+            break
+        queued += 1
+    return queued
+
+
+def request_sync(
+    firm: Firm, *, trigger: str, user: User | None = None, countdown: int | None = None
+) -> SyncRun:
+    """Queue a sync of ``firm``; raises SyncAlreadyRunning while one is queued or running."""
+    recover_stale_runs(firm)
+    syncable = XpmConnection.objects.for_firm(firm).filter(
+        status__in=XpmConnection.SYNCABLE_STATUSES
+    )
+    if not syncable.exists():
+        raise NotConnected("The firm is not connected to Xero Practice Manager.")
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                firm=firm,
+                trigger=trigger,
+                requested_by=user,
+                skip_safety_check=trigger == SyncRun.Trigger.REVIEWED,
+            )
+    except IntegrityError:
+        raise SyncAlreadyRunning(SyncRun.objects.for_firm(firm).active().first()) from None
+    _enqueue(run, countdown)
+    return run
+
+
+def _enqueue(run: SyncRun, countdown: int | None) -> None:
+    try:
+        sync_firm_task.apply_async((run.firm_id, run.pk), countdown=countdown)
+    except Exception as error:
+        if not _is_broker_error(error):
+            raise
+        logger.warning("Could not queue sync run %s: %s", run.pk, error)
+        sync.finish(run, SyncRun.Status.FAILED, error="The task queue could not be reached.")
+        raise QueueUnavailable(
+            "The sync could not be started because the task queue is unavailable. Nothing was "
+            "changed; try again in a few minutes."
+        ) from error
+
+
+def _is_broker_error(error: Exception) -> bool:
+    return isinstance(error, OperationalError | ConnectionError | OSError)
+
+
+def recover_stale_runs(firm: Firm | None = None) -> int:
+    """Fail runs whose worker died (lease over) or whose task never started."""
+    now = timezone.now()
+    stale = SyncRun.objects.filter(
+        Q(status=SyncRun.Status.RUNNING, lease_expires_at__lt=now)
+        | Q(status=SyncRun.Status.QUEUED, queued_at__lt=now - QUEUE_TIMEOUT)
+    )
+    if firm is not None:
+        stale = stale.filter(firm=firm)
+    return stale.update(
+        status=SyncRun.Status.FAILED,
+        finished_at=now,
+        error="The sync stopped before it finished (its worker was interrupted). Nothing it "
+        "started was kept; the next sync starts afresh.",
+    )

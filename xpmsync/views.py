@@ -13,7 +13,7 @@ from accounts import mfa
 from accounts.access import firm_admin_required, get_firm
 from accounts.sudo import sudo_required
 
-from . import api, connection, oauth, review, schedule, sync
+from . import api, connection, oauth, review, schedule, tasks
 from .models import SyncRun, XpmConnection
 
 
@@ -129,12 +129,12 @@ def disconnect(request: HttpRequest) -> HttpResponse:
 @firm_admin_required
 def sync_now(request: HttpRequest) -> HttpResponse:
     try:
-        run = sync.request_sync(
+        run = tasks.request_sync(
             get_firm(request), trigger=SyncRun.Trigger.MANUAL, user=request.user
         )
-    except sync.SyncAlreadyRunning:
+    except tasks.SyncAlreadyRunning:
         messages.info(request, "A sync is already running. You will get an email when it ends.")
-    except (sync.NotConnected, sync.QueueUnavailable) as error:
+    except (tasks.NotConnected, tasks.QueueUnavailable) as error:
         messages.error(request, str(error))
     else:
         _report_outcome(request, run)
@@ -163,9 +163,9 @@ def apply_held(request: HttpRequest) -> HttpResponse:
         review.apply_anyway(get_firm(request), by=request.user)
     except review.NothingToReview as error:
         messages.info(request, str(error))
-    except sync.SyncAlreadyRunning:
+    except tasks.SyncAlreadyRunning:
         messages.info(request, "A sync is already running. Try again when it has finished.")
-    except (sync.NotConnected, sync.QueueUnavailable) as error:
+    except (tasks.NotConnected, tasks.QueueUnavailable) as error:
         messages.error(request, str(error))
     else:
         messages.success(request, "Applying XPM's client list. You will get an email when done.")

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from tests.factories import make_firm, make_user
-from xpmsync import schedule
+from xpmsync import schedule, tasks
 from xpmsync.models import SyncRun
 
 from .factories import make_connection
@@ -11,9 +11,7 @@ from .factories import make_connection
 
 def test_the_dispatcher_picks_exactly_the_due_firms(db, monkeypatch):
     queued = []
-    monkeypatch.setattr(
-        schedule.sync, "request_sync", lambda firm, **kw: queued.append((firm.name, kw))
-    )
+    monkeypatch.setattr(tasks, "request_sync", lambda firm, **kw: queued.append((firm.name, kw)))
     now = timezone.now()
 
     def firm_with(name, *, last_success=None, status="active", running=False):
@@ -37,7 +35,7 @@ def test_the_dispatcher_picks_exactly_the_due_firms(db, monkeypatch):
     firm_with("Running now", last_success=now - timedelta(days=2), running=True)
     make_firm("Not connected")
 
-    assert schedule.dispatch_due_syncs() == 2
+    assert tasks.dispatch_due_syncs() == 2
     assert sorted(name for name, _ in queued) == ["Never synced", "Synced yesterday"]
     assert all(kw["trigger"] == "scheduled" for _, kw in queued)
     assert all(0 <= kw["countdown"] < 3600 for _, kw in queued)

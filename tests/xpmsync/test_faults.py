@@ -3,7 +3,7 @@
 import pytest
 
 from clients.models import Client, ClientContact, Contact
-from xpmsync import bulk, sync
+from xpmsync import bulk, mirror, sync
 from xpmsync.models import SyncRun
 
 from .conftest import TOKEN_URL
@@ -28,7 +28,7 @@ def _kill_at(patch, model, method: str) -> None:
         raise RuntimeError(f"worker killed during {model.__name__}.{method}")
 
     if method == "archive_unlisted":
-        patch.setattr(sync._Mirror, "archive_unlisted", killed)
+        patch.setattr(mirror._Mirror, "archive_unlisted", killed)
         return
     original = getattr(bulk, method)
 

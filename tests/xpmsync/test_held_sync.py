@@ -6,7 +6,7 @@ from django.core import mail
 
 from accounts.models import AuditEvent
 from clients.models import Client
-from xpmsync import review, schedule, sync
+from xpmsync import review, schedule, tasks
 from xpmsync.models import SyncRun
 
 from .conftest import API_URL
@@ -34,7 +34,7 @@ def answer(xero, body: str) -> None:
 
 
 def run(firm, user=None, trigger=SyncRun.Trigger.MANUAL) -> SyncRun:
-    result = sync.request_sync(firm, trigger=trigger, user=user)
+    result = tasks.request_sync(firm, trigger=trigger, user=user)
     result.refresh_from_db()
     return result
 

@@ -6,7 +6,7 @@ import io
 import pytest
 import requests
 
-from xpmsync import api, sync
+from xpmsync import api, credentials, sync, tasks
 from xpmsync.models import SyncRun
 
 from .conftest import API_URL, CONNECTIONS_URL, REVOKE_URL, TOKEN_URL, XPM_TENANT, token_body
@@ -35,8 +35,10 @@ def test_every_call_to_xero_carries_a_timeout(firm_a, alice, xero, monkeypatch):
     api.delete_connection("access-token-1", XPM_TENANT["id"])
     api.revoke("refresh-token-1")
     connection = make_connection(firm_a, alice)
-    api.fresh_access_token(connection, force=True)
-    api.XpmClient(connection).download_client_list(io.BytesIO())
+    credentials.fresh_access_token(connection, force=True)
+    api.XpmClient(connection.tenant_id, credentials.token_source(connection)).download_client_list(
+        io.BytesIO()
+    )
 
     assert {method for method, _url, _timeout in sent} == {"GET", "POST", "DELETE"}
     assert len(sent) == 6
@@ -71,7 +73,7 @@ def test_a_queued_sync_carries_ids_only_never_tokens(firm_a, alice, monkeypatch)
     monkeypatch.setattr(
         sync_firm_task, "apply_async", lambda *args, **kwargs: queued.append((args, kwargs))
     )
-    run = sync.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    run = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
     ((args, kwargs),) = queued
     assert args == ((firm_a.pk, run.pk),)
     assert "token" not in repr(kwargs).lower()

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from tests.concurrency import run_together
-from xpmsync import api
+from xpmsync import credentials
 from xpmsync.models import XpmConnection
 
 from .conftest import TOKEN_URL, token_body
@@ -35,7 +35,7 @@ def test_concurrent_refreshes_make_one_call_and_share_the_new_token(firm_a, alic
     xpm = make_connection(firm_a, alice, expired=True)
 
     def worker():
-        return api.fresh_access_token(XpmConnection.objects.get(pk=xpm.pk))
+        return credentials.fresh_access_token(XpmConnection.objects.get(pk=xpm.pk))
 
     results = run_together(worker, worker)
     assert len(calls) == 1

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.totp import sign_in
+from xpmsync import credentials
 from xpmsync.models import XpmConnection
 from xpmsync.sandbox.models import Scenario, Token
 
@@ -48,12 +49,12 @@ def test_the_sandbox_rotates_refresh_tokens_and_refuses_dead_ones(client, alice,
     consent(client)
     xpm = XpmConnection.objects.get(firm=firm_a)
     first_refresh = xpm.refresh_token
-    api.fresh_access_token(xpm, force=True)
+    credentials.fresh_access_token(xpm, force=True)
     assert xpm.refresh_token != first_refresh
     sandbox.failure = Scenario.Failure.INVALID_GRANT
     sandbox.save()
     with pytest.raises(api.NeedsReconnect):
-        api.fresh_access_token(xpm, force=True)
+        credentials.fresh_access_token(xpm, force=True)
     assert XpmConnection.objects.get(pk=xpm.pk).needs_reconnect
 
 

@@ -8,7 +8,7 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
 from clients.models import Client, ClientContact, Contact
-from xpmsync import bulk, sync
+from xpmsync import bulk, mirror, sync, tasks
 from xpmsync.models import SyncRun
 
 from .conftest import API_URL
@@ -32,7 +32,7 @@ def serve(xero, body=SAMPLE_XML, status=200, headers=None):
 
 
 def run(firm, user=None, trigger=SyncRun.Trigger.MANUAL):
-    result = sync.request_sync(firm, trigger=trigger, user=user)
+    result = tasks.request_sync(firm, trigger=trigger, user=user)
     result.refresh_from_db()
     return result
 
@@ -303,8 +303,8 @@ def test_one_sync_at_a_time(firm_a, alice, connected):
     SyncRun.objects.create(
         firm=firm_a, trigger="manual", status="running", lease_expires_at="2999-01-01T00:00Z"
     )
-    with pytest.raises(sync.SyncAlreadyRunning):
-        sync.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    with pytest.raises(tasks.SyncAlreadyRunning):
+        tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
     assert SyncRun.objects.count() == 1
 
 
@@ -331,13 +331,13 @@ def test_a_disconnect_during_the_sync_wins(connected, firm_a, alice, monkeypatch
     from xpmsync.models import XpmConnection
 
     serve(connected)
-    original = sync._Mirror._apply_links
+    original = mirror._Mirror._apply_links
 
     def disconnect_midway(*args, **kwargs):
         XpmConnection.objects.filter(firm=firm_a).delete()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(sync._Mirror, "_apply_links", disconnect_midway)
+    monkeypatch.setattr(mirror._Mirror, "_apply_links", disconnect_midway)
     result = run(firm_a, alice)
     assert result.status == "failed" and "disconnected" in result.error
     assert Client.objects.count() == 0

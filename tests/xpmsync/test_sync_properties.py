@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from clients.models import Client, ClientContact
 from tests.factories import make_firm
+from xpmsync.mirror import apply_records
 from xpmsync.parse import parse_client_list
 from xpmsync.sandbox.practice import SandboxClient, SandboxContact, client_xml
-from xpmsync.sync import apply_records
 
 CLIENT_IDS = [str(uuid.UUID(int=n, version=4)) for n in range(1, 9)]
 CONTACT_IDS = [str(uuid.UUID(int=100 + n, version=4)) for n in range(1, 9)]

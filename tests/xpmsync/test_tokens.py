@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import override_settings
 
 from accounts.models import AuditEvent
-from xpmsync import api, tokens
+from xpmsync import api, credentials, tokens
 from xpmsync.models import XpmConnection
 
 from .conftest import TOKEN_URL, token_body
@@ -17,14 +17,14 @@ from .factories import make_connection
 
 def test_a_fresh_token_is_used_without_calling_xero(firm_a, alice, xero):
     xpm = make_connection(firm_a, alice)
-    assert api.fresh_access_token(xpm) == "access-token-0"
+    assert credentials.fresh_access_token(xpm) == "access-token-0"
     assert len(xero.calls) == 0
 
 
 def test_an_expired_token_is_refreshed_and_the_rotated_refresh_token_saved(firm_a, alice, xero):
     xero.post(TOKEN_URL, json=token_body(2))
     xpm = make_connection(firm_a, alice, expired=True)
-    assert api.fresh_access_token(xpm) == "access-token-2"
+    assert credentials.fresh_access_token(xpm) == "access-token-2"
     body = parse_qs(xero.calls[0].request.body)
     assert body["grant_type"] == ["refresh_token"] and body["refresh_token"] == ["refresh-token-0"]
     stored = XpmConnection.objects.get(pk=xpm.pk)
@@ -42,7 +42,7 @@ def test_invalid_grant_marks_the_connection_and_emails_admins_once(
     xpm = make_connection(firm_a, alice, expired=True)
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True), pytest.raises(api.NeedsReconnect):
-            api.fresh_access_token(XpmConnection.objects.get(pk=xpm.pk))
+            credentials.fresh_access_token(XpmConnection.objects.get(pk=xpm.pk))
     assert len(xero.calls) == 1  # never retried
     assert XpmConnection.objects.get(pk=xpm.pk).status == "needs_reconnect"
     recipients = sorted(m.to[0] for m in mail.outbox)
@@ -75,7 +75,7 @@ def test_tokens_never_reach_the_logs(firm_a, alice, xero, caplog):
     xero.post(TOKEN_URL, json=token_body(7))
     xpm = make_connection(firm_a, alice, expired=True)
     with caplog.at_level(logging.DEBUG):
-        api.fresh_access_token(xpm)
+        credentials.fresh_access_token(xpm)
     logged = caplog.text
     for secret in ("access-token-7", "refresh-token-7", "refresh-token-0"):
         assert secret not in logged

@@ -12,7 +12,7 @@ from django.core import mail
 from accounts.models import AuditEvent
 from clients.models import Client, Contact, is_title_only
 from tests.factories import make_firm, make_user
-from xpmsync import api, identity, sync
+from xpmsync import api, credentials, identity, sync, tasks
 from xpmsync.models import SyncRun, XpmConnection
 from xpmsync.parse import ClientRecord, ContactRecord, is_individual, parse_client_list
 
@@ -207,8 +207,8 @@ def test_a_callback_with_neither_code_nor_error_gets_a_clear_400(alice_verified,
 def test_invalid_client_on_refresh_needs_attention_and_is_not_retried(firm_a, alice, xero, caplog):
     connection = make_connection(firm_a, alice, expired=True)
     xero.post(TOKEN_URL, json={"error": "invalid_client"}, status=400)
-    with caplog.at_level(logging.ERROR, logger="xpmsync.api"):
-        run = sync.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    with caplog.at_level(logging.ERROR, logger="xpmsync.credentials"):
+        run = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
     run.refresh_from_db()
     assert (run.status, run.attempts) == ("failed", 1)
     assert "app credentials" in run.error
@@ -221,7 +221,7 @@ def test_invalid_client_on_refresh_needs_attention_and_is_not_retried(firm_a, al
     # Once the operators fix the credentials, the next sync refreshes and recovers by itself.
     xero.replace("POST", TOKEN_URL, json=token_body(3))
     xero.get(LIST_URL, body=FIXTURE.read_bytes(), content_type="text/xml; charset=utf-8")
-    again = sync.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    again = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
     again.refresh_from_db()
     assert again.status == "succeeded"
     connection.refresh_from_db()
@@ -252,7 +252,7 @@ def test_a_refresh_that_redirects_is_not_followed(firm_a, alice, xero):
     connection = make_connection(firm_a, alice, expired=True)
     xero.post(TOKEN_URL, status=307, headers={"Location": "https://collector.example.net/"})
     with pytest.raises(api.XeroError, match="redirect"):
-        api.fresh_access_token(connection)
+        credentials.fresh_access_token(connection)
     assert len(xero.calls) == 1
 
 
@@ -262,7 +262,7 @@ def test_a_refresh_that_redirects_is_not_followed(firm_a, alice, xero):
 def test_a_client_list_that_is_not_xml_fails_the_run_clearly(firm_a, alice, xero, content_type):
     make_connection(firm_a, alice)
     xero.get(LIST_URL, body="<html><body>Sign in</body></html>", content_type=content_type)
-    run = sync.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    run = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
     run.refresh_from_db()
     assert run.status == "failed"
     assert f"XPM answered with {content_type.split(';')[0]} instead of XML" in run.error
@@ -298,7 +298,7 @@ def test_in_process_retries_wait_for_retry_after(firm_a, alice, xero, settings):
     )
     xero.get(LIST_URL, body=FIXTURE.read_bytes(), content_type="application/xml")
     started = time.monotonic()
-    run = sync.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    run = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
     elapsed = time.monotonic() - started
     run.refresh_from_db()
     assert (run.status, run.attempts) == ("succeeded", 2)
@@ -445,7 +445,7 @@ def test_a_salutation_that_is_only_a_title_is_recognised(salutation, is_title):
 def test_a_synced_title_salutation_never_opens_an_email(firm_a, alice, xero):
     make_connection(firm_a, alice)
     xero.get(LIST_URL, body=FIXTURE.read_bytes(), content_type="application/xml")
-    sync.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
     hemi = Contact.objects.for_firm(firm_a).get(name="Hemi Walker")
     moana = Contact.objects.for_firm(firm_a).get(name="Moana Rata")
     assert hemi.salutation == "Mr" and hemi.greeting_name == "Hemi"
@@ -463,7 +463,7 @@ def test_a_synced_title_salutation_never_opens_an_email(firm_a, alice, xero):
 def test_the_profile_shows_xpms_own_structure_label(firm_a, alice, alice_verified, xero):
     make_connection(firm_a, alice)
     xero.get(LIST_URL, body=FIXTURE.read_bytes(), content_type="application/xml")
-    sync.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
     tane = Client.objects.for_firm(firm_a).get(name="Tane Ropata")
     page = alice_verified.get(f"/clients/{tane.pk}/").content.decode()
     assert "Sole Trader · " in page

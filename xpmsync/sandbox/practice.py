@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+from ..fields import CLIENT, CLIENT_STATE, CONTACT, CONTACT_LINK, CONTACT_STATE, Read, XpmField
+
 FIRST_NAMES = [
     "Olivia", "Jack", "Amelia", "Noah", "Isla", "William", "Mia", "Liam", "Charlotte", "Oliver",
     "Zoë", "Hương", "Łukasz", "Chloé", "Mateo", "Aroha", "Priya", "Tomás", "Siobhán", "Wei",
@@ -148,49 +150,51 @@ def _flag(tag: str, value: bool) -> str:
     return f"<{tag}>{'Yes' if value else 'No'}</{tag}>"
 
 
+def _write(spec: XpmField, value) -> str:
+    """One element as XPM writes it, read back by the parser through the same table."""
+    if spec.read is Read.FLAG:
+        return _flag(spec.element, bool(value))
+    if spec.read is Read.NAME_OF:
+        if not value:
+            return ""
+        ref = uuid.uuid5(uuid.NAMESPACE_URL, f"{spec.element}:{value}")
+        return f"<{spec.element}><UUID>{ref}</UUID>{_element('Name', value)}</{spec.element}>"
+    return _element(spec.element, value)
+
+
+def _elements(specs: tuple[XpmField, ...], values: dict) -> list[str]:
+    return [_write(spec, values.get(spec.name, "")) for spec in specs]
+
+
 def client_xml(client: SandboxClient) -> str:
     city, region, postcode = client.city
     first, _, last = client.name.partition(" ")
-    parts = [
-        "<Client>",
-        _element("UUID", client.uuid),
-        _element("Name", client.name),
-        _element("FirstName", first if client.is_individual else ""),
-        _element("LastName", last.rsplit(" (", 1)[0] if client.is_individual else ""),
-        _element("Email", client.email),
-        _element("Address", f"{len(client.name)} Example Street\n        Level 1"),
-        _element("City", city),
-        _element("Region", region),
-        _element("PostCode", postcode),
-        _element("Country", "Australia"),
-        _element("Phone", client.phone),
-        "<Fax />",
-        _element("Website", ""),
-        _flag("IsProspect", client.is_prospect),
-        _flag("IsArchived", client.is_archived),
-        _flag("IsDeleted", client.is_deleted),
-    ]
-    if client.manager:
-        manager_uuid = uuid.uuid5(uuid.NAMESPACE_URL, client.manager)
-        parts.append(
-            f"<AccountManager><UUID>{manager_uuid}</UUID>"
-            f"{_element('Name', client.manager)}</AccountManager>"
-        )
-    parts.append(_element("BusinessStructure", client.structure))
-    parts.append("<Contacts>")
+    values = {
+        "name": client.name,
+        "first_name": first if client.is_individual else "",
+        "last_name": last.rsplit(" (", 1)[0] if client.is_individual else "",
+        "email": client.email,
+        "address": f"{len(client.name)} Example Street\n        Level 1",
+        "city": city,
+        "region": region,
+        "postcode": postcode,
+        "country": "Australia",
+        "phone": client.phone,
+        "is_prospect": client.is_prospect,
+        "is_archived": client.is_archived,
+        "is_deleted": client.is_deleted,
+        "account_manager": client.manager,
+        "business_structure": client.structure,
+    }
+    parts = ["<Client>", _element("UUID", client.uuid), *_elements(CLIENT + CLIENT_STATE, values)]
+    parts += ["<Fax />", "<Contacts>"]
     for contact, is_primary, position in client.contacts:
+        held = {**contact.__dict__, "is_primary": is_primary, "position": position}
         parts += [
             "<Contact>",
             _element("UUID", contact.uuid),
-            _element("Name", contact.name),
-            _element("Salutation", contact.salutation),
-            _element("Addressee", ""),
-            _element("Mobile", contact.mobile),
-            _element("Email", contact.email),
-            _element("Phone", contact.phone),
-            _flag("IsDeleted", contact.is_deleted),
-            _flag("IsPrimary", is_primary),
-            _element("Position", position),
+            # As in Xero's example: IsDeleted, then IsPrimary and Position.
+            *_elements(CONTACT + CONTACT_STATE + CONTACT_LINK, held),
             "</Contact>",
         ]
     parts += ["</Contacts>", "<Groups />", "<Relationships />", "</Client>"]

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Firm
-from xpmsync import sync
+from xpmsync import tasks
 from xpmsync.models import SyncRun
 
 
@@ -18,10 +18,10 @@ class Command(BaseCommand):
         except Firm.DoesNotExist as error:
             raise CommandError(f"No firm {firm!r}.") from error
         try:
-            run = sync.request_sync(target, trigger=SyncRun.Trigger.MANUAL)
-        except sync.SyncAlreadyRunning as running:
+            run = tasks.request_sync(target, trigger=SyncRun.Trigger.MANUAL)
+        except tasks.SyncAlreadyRunning as running:
             raise CommandError(f"A sync is already {running.run.status} for {target}.") from None
-        except (sync.NotConnected, sync.QueueUnavailable) as error:
+        except (tasks.NotConnected, tasks.QueueUnavailable) as error:
             raise CommandError(str(error)) from error
         run.refresh_from_db()
         self.stdout.write(f"Sync run {run.pk} for {target}: {run.get_status_display()}.")
