@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.panel, name="panel"),
     path("connect/", views.connect, name="connect"),
     path("callback/", views.callback, name="callback"),
+    path("callback/problem/", views.callback_problem, name="callback-problem"),
     path("choose/", views.choose, name="choose"),
     path("disconnect/", views.disconnect, name="disconnect"),
     path("sync/", views.sync_now, name="sync-now"),

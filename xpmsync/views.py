@@ -52,17 +52,23 @@ def connect(request: HttpRequest) -> HttpResponse:
     return redirect(oauth.start(request.session, request.user))
 
 
+PROBLEM_KEY = "xpm_callback_problem"
+
+
 @never_cache
 @login_required
 def callback(request: HttpRequest) -> HttpResponse:
+    """Xero's redirect back. It always redirects on: no page is shown at an address holding the
+    code and state, and its no-referrer policy would make the browser send its forms'
+    POSTs with a null Origin, which the CSRF check refuses."""
     try:
         verifier = oauth.take_verifier(request.session, request.GET.get("state", ""), request.user)
     except oauth.CallbackRefused as refused:
-        return _callback_problem(request, str(refused), status=400)
+        return _problem(request, str(refused), status=400)
     if request.GET.get("error"):
-        return _callback_problem(request, "You chose not to allow access, so nothing changed.")
+        return _problem(request, "You chose not to allow access, so nothing changed.")
     if not request.GET.get("code"):
-        return _callback_problem(
+        return _problem(
             request,
             "Xero's answer held neither a sign-in code nor a reason, so nothing was stored. "
             "Please start again from Xero Sync.",
@@ -76,16 +82,34 @@ def callback(request: HttpRequest) -> HttpResponse:
             code_verifier=verifier,
         )
     except connection.NoPracticeManager:
-        return render(request, "xpmsync/no_permission.html", status=400)
+        return _problem(request, "", status=400, page="xpmsync/no_permission.html")
     except api.XeroError as error:
-        return _callback_problem(request, str(error), status=502)
+        return _problem(request, str(error), status=502)
     if xpm.status == XpmConnection.Status.CHOOSING:
         return redirect("xpmsync:panel")
     return _after_connecting(request, xpm)
 
 
-def _callback_problem(request: HttpRequest, problem: str, *, status: int = 200) -> HttpResponse:
-    return render(request, "xpmsync/callback_problem.html", {"problem": problem}, status=status)
+def _problem(
+    request: HttpRequest,
+    problem: str,
+    *,
+    status: int = 200,
+    page: str = "xpmsync/callback_problem.html",
+) -> HttpResponse:
+    request.session[PROBLEM_KEY] = {"problem": problem, "status": status, "page": page}
+    return redirect("xpmsync:callback-problem")
+
+
+@never_cache
+@login_required
+def callback_problem(request: HttpRequest) -> HttpResponse:
+    """What went wrong with the last answer from Xero, shown once."""
+    problem = request.session.pop(PROBLEM_KEY, None)
+    if problem is None:
+        return redirect("clients:client-list")
+    context = {"problem": problem["problem"]}
+    return render(request, problem["page"], context, status=problem["status"])
 
 
 def _after_connecting(request: HttpRequest, xpm: XpmConnection) -> HttpResponse:

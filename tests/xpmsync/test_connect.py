@@ -100,7 +100,9 @@ def _nothing_stored(firm, xero):
 def test_a_tampered_state_is_refused(alice_verified, firm_a, xero):
     answer_token_and_tenants(xero)
     params, _ = start(alice_verified)
-    response = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"] + "x"})
+    response = alice_verified.get(
+        "/xpm/callback/", {"code": "c", "state": params["state"] + "x"}, follow=True
+    )
     assert response.status_code == 400
     assert "did not match" in response.content.decode()
     _nothing_stored(firm_a, xero)
@@ -108,7 +110,7 @@ def test_a_tampered_state_is_refused(alice_verified, firm_a, xero):
 
 def test_a_missing_state_is_refused(alice_verified, firm_a, xero):
     start(alice_verified)
-    response = alice_verified.get("/xpm/callback/", {"code": "c"})
+    response = alice_verified.get("/xpm/callback/", {"code": "c"}, follow=True)
     assert response.status_code == 400
     _nothing_stored(firm_a, xero)
 
@@ -118,7 +120,9 @@ def test_a_replayed_state_is_refused(alice_verified, firm_a, xero):
     params, _ = start(alice_verified)
     alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"]})
     XpmConnection.objects.all().delete()
-    replay = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"]})
+    replay = alice_verified.get(
+        "/xpm/callback/", {"code": "c", "state": params["state"]}, follow=True
+    )
     assert replay.status_code == 400
     assert "already used" in replay.content.decode()
     assert not XpmConnection.objects.exists()
@@ -129,7 +133,9 @@ def test_a_state_older_than_ten_minutes_is_refused(alice_verified, firm_a, xero)
     session = alice_verified.session
     session[oauth.SESSION_KEY]["started_at"] = int(time.time()) - 601
     session.save()
-    response = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"]})
+    response = alice_verified.get(
+        "/xpm/callback/", {"code": "c", "state": params["state"]}, follow=True
+    )
     assert "more than ten minutes" in response.content.decode()
     _nothing_stored(firm_a, xero)
 
@@ -137,7 +143,7 @@ def test_a_state_older_than_ten_minutes_is_refused(alice_verified, firm_a, xero)
 def test_deny_stores_nothing(alice_verified, firm_a, xero):
     params, _ = start(alice_verified)
     response = alice_verified.get(
-        "/xpm/callback/", {"error": "access_denied", "state": params["state"]}
+        "/xpm/callback/", {"error": "access_denied", "state": params["state"]}, follow=True
     )
     assert "You chose not to allow access" in response.content.decode()
     _nothing_stored(firm_a, xero)
@@ -146,7 +152,9 @@ def test_deny_stores_nothing(alice_verified, firm_a, xero):
 def test_carol_cannot_complete_alices_flow(alice_verified, carol_client, firm_a, firm_b, xero):
     answer_token_and_tenants(xero)
     params, _ = start(alice_verified)
-    response = carol_client.get("/xpm/callback/", {"code": "c", "state": params["state"]})
+    response = carol_client.get(
+        "/xpm/callback/", {"code": "c", "state": params["state"]}, follow=True
+    )
     assert response.status_code == 400
     _nothing_stored(firm_a, xero)
     _nothing_stored(firm_b, xero)
@@ -156,7 +164,9 @@ def test_an_admin_demoted_mid_flow_cannot_complete_it(alice_verified, alice, fir
     params, _ = start(alice_verified)
     alice.role = "user"
     alice.save()
-    response = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"]})
+    response = alice_verified.get(
+        "/xpm/callback/", {"code": "c", "state": params["state"]}, follow=True
+    )
     assert response.status_code == 400
     assert "Only a firm admin" in response.content.decode()
     _nothing_stored(firm_a, xero)
@@ -164,7 +174,10 @@ def test_an_admin_demoted_mid_flow_cannot_complete_it(alice_verified, alice, fir
 
 def test_bob_cannot_start_complete_or_disconnect(bob_client, firm_a, xero):
     assert bob_client.post("/xpm/connect/").status_code == 403
-    assert bob_client.get("/xpm/callback/", {"code": "c", "state": "s"}).status_code == 400
+    assert (
+        bob_client.get("/xpm/callback/", {"code": "c", "state": "s"}, follow=True).status_code
+        == 400
+    )
     assert bob_client.post("/xpm/disconnect/").status_code == 403
     _nothing_stored(firm_a, xero)
 
@@ -174,7 +187,9 @@ def test_no_practice_manager_tenant_explains_the_staff_permission(alice_verified
     answer_token_and_tenants(xero, [ORG_TENANT, older], token=token_body(jwt=True))
     xero.delete(f"{CONNECTIONS_URL}/{ORG_TENANT['id']}", status=204)
     params, _ = start(alice_verified)
-    response = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"]})
+    response = alice_verified.get(
+        "/xpm/callback/", {"code": "c", "state": params["state"]}, follow=True
+    )
     content = response.content.decode()
     assert "Connect third-party add-ons" in content
     assert "Authorise 3rd Party Full Access" in content
@@ -215,7 +230,23 @@ def test_several_practices_let_the_admin_choose(alice_verified, firm_a, xero):
 def test_xero_refusing_the_code_stores_nothing(alice_verified, firm_a, xero):
     xero.post(TOKEN_URL, json={"error": "invalid_grant"}, status=400)
     params, _ = start(alice_verified)
-    response = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"]})
+    response = alice_verified.get(
+        "/xpm/callback/", {"code": "c", "state": params["state"]}, follow=True
+    )
     assert response.status_code == 502
     assert "Xero refused the sign-in" in response.content.decode()
     assert not XpmConnection.objects.exists()
+
+
+def test_the_callback_never_shows_a_page_at_the_address_holding_the_code(alice_verified, xero):
+    """Its no-referrer policy makes browsers send a page's form POSTs with Origin: null, which
+    Django's CSRF check refuses: the Log out form on a problem page would fail over HTTPS."""
+    params, _ = start(alice_verified)
+    response = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"] + "x"})
+    assert response.status_code == 302 and response["Location"] == "/xpm/callback/problem/"
+    assert response["Referrer-Policy"] == "no-referrer"
+    page = alice_verified.get("/xpm/callback/problem/")
+    assert page.status_code == 400 and "did not match" in page.content.decode()
+    assert "code=" not in page.wsgi_request.get_full_path()
+    # Shown once: coming back later leads on, not to a stale problem.
+    assert alice_verified.get("/xpm/callback/problem/").status_code == 302

@@ -104,7 +104,9 @@ def test_an_unreadable_connections_answer_stores_nothing(
     xero.post(TOKEN_URL, json=token_body())
     xero.get(CONNECTIONS_URL, body=body, content_type=content_type)
     params, _ = start(alice_verified)
-    response = alice_verified.get("/xpm/callback/", {"code": "c", "state": params["state"]})
+    response = alice_verified.get(
+        "/xpm/callback/", {"code": "c", "state": params["state"]}, follow=True
+    )
     assert response.status_code == 502
     assert "could not be read, so nothing was stored" in response.content.decode()
     assert not XpmConnection.objects.exists()
@@ -197,7 +199,7 @@ def test_disconnect_without_a_known_xero_user_never_revokes(alice_verified, alic
 
 def test_a_callback_with_neither_code_nor_error_gets_a_clear_400(alice_verified, firm_a, xero):
     params, _ = start(alice_verified)
-    response = alice_verified.get("/xpm/callback/", {"state": params["state"]})
+    response = alice_verified.get("/xpm/callback/", {"state": params["state"]}, follow=True)
     assert response.status_code == 400
     assert "neither a sign-in code nor a reason" in response.content.decode()
     assert not XpmConnection.objects.exists()
