@@ -2,13 +2,14 @@ import unicodedata
 
 from django import forms
 from django.db.models import QuerySet
-from django.db.models.functions import Lower
 
 from . import csv_import
 from .models import Client
 
 
 class ClientSearchForm(forms.Form):
+    """The Clients list's search box, filter and order; ``search.search_clients`` does the rest."""
+
     SHOW_CHOICES = [
         ("clients", "Clients"),
         ("prospects", "Prospects"),
@@ -21,69 +22,20 @@ class ClientSearchForm(forms.Form):
         ("-created", "Newest first"),
         ("created", "Oldest first"),
     ]
-    _ORDERING = {
-        "name": [Lower("name"), "id"],
-        "-name": [Lower("name").desc(), "-id"],
-        "-created": ["-created_at", "-id"],
-        "created": ["created_at", "id"],
-    }
 
     q = forms.CharField(label="Search clients", required=False, max_length=100)
     show = forms.ChoiceField(label="Show", choices=SHOW_CHOICES, required=False)
     sort = forms.ChoiceField(label="Sort by", choices=SORT_CHOICES, required=False)
 
-    # A search matching up to this many clients is resolved to their ids first; see _matching.
-    MATERIALISE_UP_TO = 10_000
-    # How many clients the search matched, when it resolved them to ids (else None).
-    matched: int | None = None
-
-    def filter(self, clients: QuerySet[Client]) -> QuerySet[Client]:
-        """Narrow ``clients`` by the filter and the search text, and order them."""
-        self.is_valid()  # keep the valid fields even when another one is not
+    def criteria(self) -> dict[str, str]:
+        """The valid fields, with defaults for the rest (one bad field spoils no other)."""
+        self.is_valid()
         data = self.cleaned_data
-        match data.get("show") or "clients":
-            case "clients":
-                clients = clients.filter(is_archived=False, is_prospect=False)
-            case "prospects":
-                clients = clients.filter(is_archived=False, is_prospect=True)
-            case "archived":
-                clients = clients.filter(is_archived=True)
-            case "all":
-                pass
-        if q := data.get("q"):
-            matching = self._matching(clients, q)
-            if isinstance(matching, list):
-                clients = clients.filter(pk__any_of=matching)
-            else:
-                clients = clients.filter(pk__in=matching)
-        return clients.order_by(*self._ORDERING[data.get("sort") or "name"])
-
-    def _matching(self, clients: QuerySet[Client], q: str) -> list[int] | QuerySet:
-        """The ids of ``clients`` whose name or email, or a contact's name, contains ``q``.
-
-        One set from three index-friendly parts (each served by a trigram index on PostgreSQL),
-        rather than an OR the planner can only check row by row. The set is fetched once and
-        handed to the page's rows as plain ids, with their number as the page's count (see
-        ``matched``), so the search runs once, not twice; a very broad search stays a subquery
-        rather than a list of tens of thousands of ids.
-        """
-        matches = (
-            clients.order_by()
-            .filter(name__icontains=q)
-            .values_list("pk", flat=True)
-            .union(
-                clients.order_by().filter(email__icontains=q).values_list("pk", flat=True),
-                clients.order_by()
-                .filter(links__contact__name__icontains=q)
-                .values_list("pk", flat=True),
-            )
-            .order_by()
-        )
-        ids = list(matches[: self.MATERIALISE_UP_TO + 1])
-        if len(ids) > self.MATERIALISE_UP_TO:
-            return matches
-        self.matched = len(ids)
-        return ids
+        return {
+            "q": data.get("q") or "",
+            "show": data.get("show") or "clients",
+            "sort": data.get("sort") or "name",
+        }
 
 
 class ClientForm(forms.ModelForm):
@@ -150,14 +102,14 @@ class CsvUploadForm(forms.Form):
         self.errors.pop("file", None)
         self.add_error("file", csv_import.TOO_LARGE)
 
-    def clean_file(self):
+    def clean_file(self) -> tuple[str, csv_import.CsvFile]:
+        """The upload's name and its rows, read and checked."""
         upload = self.cleaned_data["file"]
         if upload.size > csv_import.MAX_BYTES:
             raise forms.ValidationError(csv_import.TOO_LARGE)
         # Read at most one byte past the limit, whatever the upload claimed its size was.
         data = upload.read(csv_import.MAX_BYTES + 1)
         try:
-            self.csv_file = csv_import.read_file(data)
+            return upload.name, csv_import.read_file(data)
         except csv_import.ImportRefused as refused:
             raise forms.ValidationError(str(refused)) from refused
-        return upload

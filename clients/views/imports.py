@@ -28,12 +28,13 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if getattr(request, "upload_too_large", False):
         form.refuse_as_too_large()
     elif posted and form.is_valid():
+        filename, csv_file = form.cleaned_data["file"]
         preview = csv_import.create_preview(
             get_firm(request),
             by=request.user,
-            filename=form.cleaned_data["file"].name,
-            rows=form.csv_file.rows,
-            ignored_columns=form.csv_file.ignored_columns,
+            filename=filename,
+            rows=csv_file.rows,
+            ignored_columns=csv_file.ignored_columns,
         )
         return redirect("clients:import-preview", pk=preview.pk)
     context = {"form": form, "is_connected": get_firm(request).is_connected_to_xpm}

@@ -16,6 +16,7 @@ from ..emailing import NoEmailAddress, draft_message, email_client, recipient
 from ..forms import ClientForm, ClientSearchForm, EmailClientForm
 from ..models import Client, ClientContact
 from ..pagination import FromEitherEndPaginator
+from ..search import search_clients
 
 PAGE_SIZE = 25
 
@@ -25,11 +26,12 @@ PAGE_SIZE = 25
 def client_list(request: HttpRequest) -> HttpResponse:
     firm = get_firm(request)
     search = ClientSearchForm(request.GET)
+    found = search_clients(firm, **search.criteria())
     primary_links = ClientContact.objects.filter(is_primary=True).select_related("contact")
-    clients = search.filter(Client.objects.for_firm(firm)).prefetch_related(
+    clients = found.clients.prefetch_related(
         Prefetch("links", queryset=primary_links, to_attr="primary_links")
     )
-    paginator = FromEitherEndPaginator(clients, PAGE_SIZE, count=search.matched)
+    paginator = FromEitherEndPaginator(clients, PAGE_SIZE, count=found.count)
     page = paginator.get_page(request.GET.get("page"))
     has_any = page.paginator.count > 0 or Client.objects.for_firm(firm).exists()
     context = {"page": page, "search": search, "has_any_client": has_any}
