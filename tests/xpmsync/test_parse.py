@@ -135,6 +135,21 @@ def test_entity_tricks_and_dtds_are_refused(document):
         parse(document)
 
 
+@pytest.mark.parametrize("padding", [5_000, 200_000])
+def test_a_dtd_behind_a_long_comment_is_refused_by_the_parser(padding):
+    """A scan of the first bytes would miss it; the parser reports the DOCTYPE wherever it is."""
+    hidden = (
+        b'<?xml version="1.0"?><!-- ' + b"x" * padding + b" -->" + BILLION_LAUGHS.split(b"?>", 1)[1]
+    )
+    with pytest.raises(XpmResponseError, match="DTD"):
+        parse(hidden)
+
+
+def test_a_dtd_with_no_element_the_parser_reports_is_refused_too():
+    with pytest.raises(XpmResponseError, match="DTD"):
+        parse(b'<!DOCTYPE Other SYSTEM "http://example.com/x.dtd"><Other />')
+
+
 def test_deep_nesting_is_refused():
     deep = "<a>" * 5000 + "</a>" * 5000
     with pytest.raises(XpmResponseError):
