@@ -12,11 +12,12 @@ APPS = ["accounts", "clients", "xpmsync", "gapportal"]
 # xpmsync from the top down (README, "Architecture"): a module may import its own layer or lower.
 XPMSYNC_LAYERS = [
     {"views", "urls", "admin", "context_processors", "apps", "management", "benchmarking"},
+    {"panel"},
     {"connection", "review", "oauth"},
     {"tasks"},
     {"sync", "schedule"},
     {"credentials", "mirror"},
-    {"values", "summary", "bulk"},
+    {"values", "summary", "bulk", "progress"},
     {"parse"},
     {"api", "identity", "fields", "models", "tokens"},
 ]

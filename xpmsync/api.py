@@ -22,6 +22,7 @@ from requests_oauthlib import OAuth2Session
 
 PRACTICE_MANAGER = "PRACTICEMANAGER"
 DOWNLOAD_CHUNK = 256 * 1024
+PROGRESS_EVERY = 2**20
 
 
 class XeroError(Exception):
@@ -242,12 +243,15 @@ class XpmClient:
     calls: int = 0
     rate_limits: RateLimits = field(default_factory=RateLimits)
 
-    def download_client_list(self, into: IO[bytes]) -> int:
+    def download_client_list(
+        self, into: IO[bytes], *, progress: Callable[[int], None] | None = None
+    ) -> int:
         """Write the detailed client list into the file ``into``; return its size in bytes.
 
         Downloading it whole before anything is applied keeps a slow or broken connection out
         of the sync's database transaction; a file (spooled to disk when large) keeps memory
-        flat. A list beyond XPM_LIST_MAX_BYTES is refused.
+        flat. A list beyond XPM_LIST_MAX_BYTES is refused. ``progress`` hears the bytes
+        received so far, every megabyte or so.
         """
         url = settings.XPM_API_URL + "client.api/list"
         response = self._get(url, params={"detailed": "true"}, stream=True)
@@ -262,6 +266,8 @@ class XpmClient:
                         f"{settings.XPM_LIST_MAX_BYTES // 2**20} MB the portal accepts."
                     )
                 into.write(chunk)
+                if progress is not None and size % PROGRESS_EVERY < len(chunk):
+                    progress(size)
         except requests.RequestException as error:
             raise Unavailable("The client list stopped arriving before it was complete.") from error
         finally:

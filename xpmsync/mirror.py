@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -68,6 +68,7 @@ def apply_records(
     *,
     connection_id: int,
     check_safety: bool = True,
+    on_batch: Callable[[int], None] | None = None,
 ) -> Applied:
     """Make the firm's XPM clients, contacts and links mirror ``records``, all or nothing.
 
@@ -76,12 +77,16 @@ def apply_records(
     already holds (ids and hashes of their values), never the whole list.
 
     With ``check_safety``, a list that would wipe the firm raises HeldForReview, which rolls
-    everything back.
+    everything back. ``on_batch`` hears how many clients have been applied after each batch.
     """
     with transaction.atomic():
         mirror = _Mirror(firm)
+        applied = 0
         for batch in itertools.batched(records, BATCH_SIZE):
             mirror.apply(batch)
+            applied += len(batch)
+            if on_batch is not None:
+                on_batch(applied)
         if check_safety:
             mirror.check_safety()
         mirror.archive_unlisted()

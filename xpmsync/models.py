@@ -175,7 +175,9 @@ class SyncRun(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)
+    # Why a run failed, in plain words with what to do; the technical detail for support.
     error = models.TextField(blank=True)
+    error_detail = models.TextField(blank=True)
     api_calls = models.PositiveIntegerField(default=0)
     rate_limits = models.JSONField(default=dict, blank=True)
     # A run an admin approved after a hold applies the list even if it looks suspicious.
@@ -230,3 +232,10 @@ class SyncRun(models.Model):
 
     def count(self, name: str) -> int:
         return int(self.counts.get(name, 0))
+
+    @property
+    def changed_nothing(self) -> bool:
+        """A finished run that found the portal already matching XPM."""
+        return self.status == self.Status.SUCCEEDED and not any(
+            self.count(name) for name in self.COUNTS if name != "clients_unchanged"
+        )

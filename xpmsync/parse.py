@@ -24,7 +24,12 @@ MAX_TEXT = 10_000
 
 
 class XpmResponseError(Exception):
-    """The response is not a usable client list; the message says why."""
+    """The response is not a usable client list; the message says why in plain words, and
+    ``detail`` holds the parser's own account, for support."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(slots=True)
@@ -152,7 +157,9 @@ def parse_client_list(stream: IO[bytes]) -> Iterator[ClientRecord]:
                 "The response goes beyond the parser's safety limits (a single value over 10 MB, "
                 "or elements nested too deep), which XPM never sends."
             ) from error
-        raise XpmResponseError(f"The response is not well-formed XML: {error.msg}") from error
+        raise XpmResponseError(
+            "The response was cut off or is not well-formed XML.", detail=error.msg or ""
+        ) from error
     _refuse_dtd(events.root)
     if status != "OK":
         raise XpmResponseError(_status_problem(status, description))

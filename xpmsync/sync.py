@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditEvent
 
-from . import api, credentials
+from . import api, credentials, progress
 from .mirror import Applied, HeldForReview, SyncAborted, apply_records
 from .models import SyncRun, XpmConnection
 from .parse import XpmResponseError, parse_client_list
@@ -73,7 +73,7 @@ def run_sync(run_id: int, firm_id: int) -> SyncRun | None:
             wait = _retry_wait(run, error)
             _requeue(run, f"{error} Trying again in {wait} seconds.")
             raise RetryLater(wait, str(error)) from error
-        finish(run, SyncRun.Status.FAILED, error=_failure_message(error))
+        finish(run, SyncRun.Status.FAILED, **_failure(error))
     except HeldForReview as held:
         counts = {
             "listed_clients": held.listed,
@@ -83,14 +83,21 @@ def run_sync(run_id: int, firm_id: int) -> SyncRun | None:
         finish(run, SyncRun.Status.HELD, counts=counts, error=str(held))
         audit.record(run.firm, AuditEvent.Action.XPM_SYNC_HELD, detail=str(held))
     except (api.XeroError, XpmResponseError, NotConnected, SyncAborted, TokenUnreadable) as error:
-        finish(run, SyncRun.Status.FAILED, error=_failure_message(error))
-    except Exception:
+        finish(run, SyncRun.Status.FAILED, **_failure(error))
+    except Exception as error:
         logger.exception("Sync run %s failed unexpectedly", run.pk)
-        finish(run, SyncRun.Status.FAILED, error="The sync failed unexpectedly; nothing changed.")
+        finish(
+            run,
+            SyncRun.Status.FAILED,
+            error="The sync failed unexpectedly; nothing changed. The portal's operators can "
+            "see what happened; press Sync Now to try again.",
+            error_detail=f"{type(error).__name__} (run {run.pk})",
+        )
         raise
     else:
         finish(run, SyncRun.Status.SUCCEEDED, counts=result.counts, warnings=result.warnings)
     finally:
+        progress.clear(run.pk)
         _notify(run)
     return run
 
@@ -122,20 +129,45 @@ def wait_in_process(countdown: int) -> None:
     time.sleep(min(countdown, settings.XPM_IN_PROCESS_MAX_WAIT))
 
 
+def _failure(error: Exception) -> dict[str, str]:
+    """What a failed run shows: a plain reason with what to do, and the technical detail."""
+    return {"error": _failure_message(error), "error_detail": _failure_detail(error)}
+
+
 def _failure_message(error: Exception) -> str:
     if isinstance(error, api.RateLimited) and error.problem == "day":
         return (
             "Xero's daily limit for this practice was reached. Nothing changed; the next daily "
             "sync will try again."
         )
+    if isinstance(error, api.RateLimited):
+        return (
+            f"{error} The portal waited and tried {MAX_ATTEMPTS} times. Nothing changed; press "
+            "Sync Now later, or the next daily sync will try again."
+        )
     if isinstance(error, api.PermissionMissing):
         return (
             f"{error} Ask an XPM administrator to turn it on under Business > Settings > Staff, "
             "then press Sync Now."
         )
+    if isinstance(error, api.NeedsReconnect | TokenUnreadable):
+        return (
+            "Xero no longer accepts the portal's connection, so nothing changed. An admin must "
+            "reconnect: open Xero Sync and click Reconnect."
+        )
     if isinstance(error, XpmResponseError):
-        return f"XPM's client list could not be read: {error} Nothing changed."
+        return (
+            f"XPM's client list could not be read: {error} Nothing changed. This is usually "
+            "temporary; press Sync Now to try again."
+        )
+    if isinstance(error, api.Unavailable):
+        return f"{error} Nothing changed; press Sync Now to try again in a few minutes."
     return f"{error} Nothing changed."
+
+
+def _failure_detail(error: Exception) -> str:
+    detail = getattr(error, "detail", "") or str(error.__cause__ or "")
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
 
 
 def _requeue(run: SyncRun, note: str) -> None:
@@ -152,6 +184,7 @@ def _requeue(run: SyncRun, note: str) -> None:
 
 def finish(run: SyncRun, status: str, **fields) -> None:
     fields.setdefault("error", "")
+    fields.setdefault("error_detail", "")
     run.status = status
     run.finished_at = timezone.now()
     run.lease_expires_at = None
@@ -184,14 +217,30 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
     xpm = api.XpmClient(connection.tenant_id, credentials.token_source(connection))
     with tempfile.SpooledTemporaryFile(max_size=settings.XPM_LIST_SPOOL_IN_MEMORY) as spool:
         try:
-            xpm.download_client_list(spool)
+            xpm.download_client_list(
+                spool, progress=lambda received: progress.downloading(run.pk, received)
+            )
         finally:
             run.api_calls += xpm.calls
             run.rate_limits = xpm.rate_limits.as_dict() or run.rate_limits
-        spool.seek(0)
+        total = _count_clients(spool)
+        progress.applying(run.pk, 0, total)
         return apply_records(
             run.firm,
             parse_client_list(spool),
             connection_id=connection.pk,
             check_safety=not run.skip_safety_check,
+            on_batch=lambda applied: progress.applying(run.pk, applied, total),
         )
+
+
+def _count_clients(spool) -> int:
+    """How many clients the downloaded list holds, for the progress shown (a fast byte scan;
+    leaves the file at its start)."""
+    spool.seek(0)
+    count, tail = 0, b""
+    while chunk := spool.read(2**20):
+        count += (tail + chunk).count(b"<Client>")
+        tail = chunk[-7:]  # a tag split across two chunks is counted once, in the second
+    spool.seek(0)
+    return count

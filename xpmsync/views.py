@@ -13,37 +13,22 @@ from accounts import mfa
 from accounts.access import firm_admin_required, get_firm
 from accounts.sudo import sudo_required
 
-from . import api, connection, oauth, review, schedule, tasks
+from . import api, connection, oauth, progress, review, tasks
 from .models import SyncRun, XpmConnection
-
-
-def get_connection(request: HttpRequest) -> XpmConnection | None:
-    """The XPM connection of the user's own firm, if there is one."""
-    return XpmConnection.objects.for_firm(get_firm(request)).select_related("connected_by").first()
+from .panel import connection_of, panel_context
 
 
 @never_cache
 @firm_admin_required
 def panel(request: HttpRequest) -> HttpResponse:
     """The Xero Sync page: the connected panel, the practice choice, or the connect steps."""
-    xpm = get_connection(request)
+    xpm = connection_of(get_firm(request))
     if xpm is not None and xpm.status == XpmConnection.Status.CHOOSING:
         return render(request, "xpmsync/choose.html", {"connection": xpm})
     if xpm is not None:
         return render(request, "xpmsync/panel.html", panel_context(xpm))
     step = 2 if request.GET.get("step") == "2" else 1
     return render(request, "xpmsync/connect.html", {"step": step})
-
-
-def panel_context(xpm: XpmConnection) -> dict:
-    runs = list(SyncRun.objects.for_firm(xpm.firm).select_related("requested_by")[:5])
-    return {
-        "connection": xpm,
-        "runs": runs,
-        "last_run": runs[0] if runs else None,
-        "held_run": runs[0] if runs and runs[0].awaits_decision else None,
-        "next_sync_at": schedule.next_scheduled_sync(xpm.firm),
-    }
 
 
 @require_POST
@@ -126,7 +111,7 @@ def _after_connecting(request: HttpRequest, xpm: XpmConnection) -> HttpResponse:
 @require_POST
 @firm_admin_required
 def choose(request: HttpRequest) -> HttpResponse:
-    xpm = get_connection(request)
+    xpm = connection_of(get_firm(request))
     if xpm is None or xpm.status != XpmConnection.Status.CHOOSING:
         return redirect("xpmsync:panel")
     try:
@@ -225,5 +210,10 @@ def status(request: HttpRequest) -> JsonResponse:
     if run is None:
         return JsonResponse({"status": None})
     return JsonResponse(
-        {"status": run.status, "label": run.get_status_display(), "is_active": run.is_active}
+        {
+            "status": run.status,
+            "label": run.get_status_display(),
+            "is_active": run.is_active,
+            "progress": progress.describe(run.pk) if run.is_active else "",
+        }
     )

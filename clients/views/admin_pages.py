@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.access import firm_admin_required, get_firm
-from xpmsync.views import get_connection, panel_context
+from xpmsync.panel import connection_of, panel_context
 
 from ..models import Client
 
@@ -13,7 +13,7 @@ from ..models import Client
 def manage_clients(request: HttpRequest) -> HttpResponse:
     firm = get_firm(request)
     clients = Client.objects.for_firm(firm).filter(is_archived=False)
-    connection = get_connection(request)
+    connection = connection_of(firm)
     context = {
         "client_count": clients.count(),
         "xpm_count": clients.filter(source=Client.Source.XPM).count(),

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django.utils.html import escape
 
 from xpmsync.models import SyncRun
 
@@ -109,3 +110,80 @@ def test_operators_sync_a_firm_from_the_command_line(firm_a, alice, xero):
     call_command("sync_xpm", str(firm_a.pk), stdout=out)
     assert "Succeeded" in out.getvalue()
     assert SyncRun.objects.get().trigger == "manual"
+
+
+def test_a_failed_run_says_why_in_plain_words_with_the_detail_behind_a_toggle(
+    alice_verified, alice, firm_a, xero
+):
+    make_connection(firm_a, alice)
+    serve(xero, "<Response><Status>OK</Status><Clients><Client><UUID>")
+    alice_verified.post("/xpm/sync/")
+    run = SyncRun.objects.get()
+    assert run.error.startswith("XPM's client list could not be read: The response was cut off")
+    assert "press Sync Now to try again" in run.error
+    assert "Premature end of data" not in run.error
+    assert run.error_detail.startswith("XpmResponseError: ") and "Premature" in run.error_detail
+    panel = alice_verified.get("/xpm/").content.decode()
+    assert 'status-bad">Failed' in panel and escape(run.error) in panel
+    assert "<summary>Details</summary>" in panel and "Premature end of data" in panel
+
+
+def test_a_run_that_changed_nothing_says_no_changes(alice_verified, alice, firm_a, xero):
+    make_connection(firm_a, alice)
+    serve(xero)
+    alice_verified.post("/xpm/sync/")
+    alice_verified.post("/xpm/sync/")
+    latest = SyncRun.objects.first()
+    assert latest.changed_nothing and not SyncRun.objects.last().changed_nothing
+    panel = alice_verified.get("/xpm/").content.decode()
+    assert "Succeeded</span>" in panel and "No changes" in panel
+
+
+def test_a_running_sync_shows_its_progress_and_the_status_endpoint_reports_it(
+    alice_verified, alice, firm_a
+):
+    from xpmsync import progress
+
+    make_connection(firm_a, alice)
+    run = SyncRun.objects.create(
+        firm=firm_a, trigger="manual", status="running",
+        lease_expires_at=timezone.now() + timedelta(minutes=30),
+    )  # fmt: skip
+    progress.downloading(run.pk, 3 * 2**20)
+    assert (
+        "Downloading the client list from XPM: 3.0 MB so far"
+        in alice_verified.get("/xpm/").content.decode()
+    )
+    progress.applying(run.pk, 4000, 10214)
+    state = alice_verified.get("/xpm/status/").json()
+    assert state["is_active"] and state["progress"] == "Applying clients: 4,000 of 10,214"
+
+
+def test_a_sync_reports_its_progress_as_it_goes(alice, firm_a, xero, monkeypatch):
+    from xpmsync import progress, tasks
+
+    seen = []
+    original = progress.applying
+    monkeypatch.setattr(
+        progress,
+        "applying",
+        lambda run_id, applied, total: (
+            seen.append((applied, total)) or original(run_id, applied, total)
+        ),
+    )
+    make_connection(firm_a, alice)
+    serve(xero)
+    run = tasks.request_sync(firm_a, trigger="manual", user=alice)
+    assert seen == [(0, 6), (6, 6)]
+    assert progress.describe(run.pk) == ""  # cleared once the run ended
+
+
+def test_clients_are_counted_across_a_chunk_boundary():
+    import io
+
+    from xpmsync.sync import _count_clients
+
+    body = b"<Response><Clients>" + b" " * (2**20 - 22) + b"<Client></Client>" * 3
+    spool = io.BytesIO(body)
+    assert body.index(b"<Client>") < 2**20 < body.index(b"<Client>") + 8
+    assert _count_clients(spool) == 3 and spool.tell() == 0
