@@ -70,7 +70,7 @@ load: install
 	@command -v wrk >/dev/null || { echo "make load needs wrk (Debian: apt-get install wrk)."; exit 1; }
 	$(PY) manage.py migrate --noinput -v0
 	@mkdir -p bench && rm -f bench/load.jsonl
-	$(PY) manage.py load_test --clients 10000 --connections 50 --duration 60 --output bench/load.jsonl
+	$(PY) manage.py load_run --clients 10000 --connections 50 --duration 60 --output bench/load.jsonl
 
 worker: install
 	$(VENV)/bin/celery -A gapportal worker --loglevel=INFO

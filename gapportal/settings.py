@@ -8,8 +8,10 @@ production: PostgreSQL, Redis-backed Celery and cache, SMTP, real Xero. ``.env.e
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -19,6 +21,10 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=True)
+# With DEBUG on, Django answers an unknown address with a page listing every URL pattern. The
+# built-in setup runs with DEBUG on, so it shows the portal's own "Page not found" instead;
+# a developer who wants Django's page sets SHOW_DEBUG_404=true.
+SHOW_DEBUG_404 = env.bool("SHOW_DEBUG_404", default=False)
 
 # A development key is only ever used with DEBUG on; production must bring its own.
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -32,7 +38,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The public address of the portal, used in emails and as the base of the OAuth redirect URI
 # (never taken from the Host header).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# localhost rather than 127.0.0.1: browsers refuse passkeys on a bare IP address.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -43,10 +50,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
     "accounts",
     "clients",
     "xpmsync",
 ]
+if DEBUG:
+    # Benchmarks and the load run (make bench, make load): production never installs them.
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -62,6 +73,8 @@ MIDDLEWARE = [
     "accounts.middleware.SessionLifetimeMiddleware",
     "accounts.sessions.SessionRecordMiddleware",
     "accounts.middleware.MfaEnforcementMiddleware",
+    "accounts.time_zone.FirmTimeZoneMiddleware",
+    "gapportal.not_found.PortalNotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -145,6 +158,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clients.tasks.delete_abandoned_imports",
         "schedule": 3600.0,
     },
+    # MFA reminders to users of firms that require it (each at most every 3 days, 3 in all)
+    # and, on Monday mornings in Australia (Sunday 22:00 UTC), the digest to admins.
+    "send-mfa-reminders": {"task": "accounts.tasks.dispatch_mfa_reminders", "schedule": 3600.0},
+    "send-mfa-digests": {
+        "task": "accounts.tasks.dispatch_mfa_digests",
+        "schedule": crontab(minute=0, hour=22, day_of_week="sun"),
+    },
 }
 
 # --- Email --------------------------------------------------------------------------------------
@@ -216,6 +236,21 @@ OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # A password entry this recent lets a user enrol in MFA without typing it again.
 RECENT_PASSWORD_SECONDS = 10 * 60
+
+# Passkeys and security keys (django-otp-webauthn), a second factor only: the relying party is
+# SITE_URL's host and its origin the only one allowed. Passwordless login (the library's
+# default) stays off, or a passkey alone would skip the password.
+OTP_WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default=urlsplit(SITE_URL).hostname or "")
+OTP_WEBAUTHN_RP_NAME = "The Gap Portal"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    "{0.scheme}://{0.netloc}".format(urlsplit(SITE_URL)),
+]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_TIMEOUT_SECONDS = 120
+if not DEBUG:
+    from accounts.relying_party import check_relying_party
+
+    check_relying_party(SITE_URL, OTP_WEBAUTHN_RP_ID)
 
 # Failed password logins: refused for LOGIN_THROTTLE_WINDOW seconds once an account, or one
 # client address, reaches its limit. An office behind one address gets the larger limit.
@@ -345,6 +380,8 @@ STORAGES = {
 }
 
 LANGUAGE_CODE = "en-au"
+# The zone of pages nobody signed in to sees (login); a firm's members see their firm's own
+# (Firm.time_zone, activated per request by FirmTimeZoneMiddleware).
 TIME_ZONE = env.str("TIME_ZONE", default="Australia/Sydney")
 USE_I18N = True
 USE_TZ = True

@@ -22,7 +22,6 @@ from requests_oauthlib import OAuth2Session
 
 PRACTICE_MANAGER = "PRACTICEMANAGER"
 DOWNLOAD_CHUNK = 256 * 1024
-PROGRESS_EVERY = 2**20
 
 
 class XeroError(Exception):
@@ -251,7 +250,7 @@ class XpmClient:
         Downloading it whole before anything is applied keeps a slow or broken connection out
         of the sync's database transaction; a file (spooled to disk when large) keeps memory
         flat. A list beyond XPM_LIST_MAX_BYTES is refused. ``progress`` hears the bytes
-        received so far, every megabyte or so.
+        received so far, after each chunk.
         """
         url = settings.XPM_API_URL + "client.api/list"
         response = self._get(url, params={"detailed": "true"}, stream=True)
@@ -266,7 +265,7 @@ class XpmClient:
                         f"{settings.XPM_LIST_MAX_BYTES // 2**20} MB the portal accepts."
                     )
                 into.write(chunk)
-                if progress is not None and size % PROGRESS_EVERY < len(chunk):
+                if progress is not None:
                     progress(size)
         except requests.RequestException as error:
             raise Unavailable("The client list stopped arriving before it was complete.") from error

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import mfa
 from accounts.access import firm_admin_required, get_firm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.sudo import sudo_required
 
 from . import api, connection, oauth, progress, review, tasks
@@ -20,7 +21,7 @@ from .panel import connection_of, panel_context
 
 @never_cache
 @firm_admin_required
-def panel(request: HttpRequest) -> HttpResponse:
+def panel(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The Xero Sync page: the connected panel, the practice choice, or the connect steps."""
     xpm = connection_of(get_firm(request))
     if xpm is not None and xpm.status == XpmConnection.Status.CHOOSING:
@@ -33,7 +34,7 @@ def panel(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def connect(request: HttpRequest) -> HttpResponse:
+def connect(request: AuthenticatedHttpRequest) -> HttpResponse:
     return redirect(oauth.start(request.session, request.user))
 
 
@@ -42,7 +43,7 @@ PROBLEM_KEY = "xpm_callback_problem"
 
 @never_cache
 @login_required
-def callback(request: HttpRequest) -> HttpResponse:
+def callback(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Xero's redirect back. It always redirects on: no page is shown at an address holding the
     code and state, and its no-referrer policy would make the browser send its forms'
     POSTs with a null Origin, which the CSRF check refuses."""
@@ -88,7 +89,7 @@ def _problem(
 
 @never_cache
 @login_required
-def callback_problem(request: HttpRequest) -> HttpResponse:
+def callback_problem(request: AuthenticatedHttpRequest) -> HttpResponse:
     """What went wrong with the last answer from Xero, shown once."""
     problem = request.session.pop(PROBLEM_KEY, None)
     if problem is None:
@@ -97,7 +98,7 @@ def callback_problem(request: HttpRequest) -> HttpResponse:
     return render(request, problem["page"], context, status=problem["status"])
 
 
-def _after_connecting(request: HttpRequest, xpm: XpmConnection) -> HttpResponse:
+def _after_connecting(request: AuthenticatedHttpRequest, xpm: XpmConnection) -> HttpResponse:
     messages.success(
         request,
         f"Connected to {xpm.practice_label}. The first sync has started; you will get an email "
@@ -110,7 +111,7 @@ def _after_connecting(request: HttpRequest, xpm: XpmConnection) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def choose(request: HttpRequest) -> HttpResponse:
+def choose(request: AuthenticatedHttpRequest) -> HttpResponse:
     xpm = connection_of(get_firm(request))
     if xpm is None or xpm.status != XpmConnection.Status.CHOOSING:
         return redirect("xpmsync:panel")
@@ -125,7 +126,7 @@ def choose(request: HttpRequest) -> HttpResponse:
 @require_POST
 @firm_admin_required
 @sudo_required
-def disconnect(request: HttpRequest) -> HttpResponse:
+def disconnect(request: AuthenticatedHttpRequest) -> HttpResponse:
     connection.disconnect(get_firm(request), by=request.user)
     messages.success(
         request,
@@ -136,7 +137,7 @@ def disconnect(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def sync_now(request: HttpRequest) -> HttpResponse:
+def sync_now(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         run = tasks.request_sync(
             get_firm(request), trigger=SyncRun.Trigger.MANUAL, user=request.user
@@ -150,7 +151,7 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     return redirect("xpmsync:panel")
 
 
-def _report_outcome(request: HttpRequest, run: SyncRun) -> None:
+def _report_outcome(request: AuthenticatedHttpRequest, run: SyncRun) -> None:
     """Say what happened: without a worker the run has already ended by now."""
     run.refresh_from_db(fields=["status", "error"])
     if run.status == SyncRun.Status.SUCCEEDED:
@@ -166,7 +167,7 @@ def _report_outcome(request: HttpRequest, run: SyncRun) -> None:
 @require_POST
 @firm_admin_required
 @sudo_required
-def apply_held(request: HttpRequest) -> HttpResponse:
+def apply_held(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Apply a held list anyway: a fresh run that downloads it again and skips the check."""
     try:
         review.apply_anyway(get_firm(request), by=request.user)
@@ -183,7 +184,7 @@ def apply_held(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def keep_held(request: HttpRequest) -> HttpResponse:
+def keep_held(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Keep the firm's clients as they are; the held list is not applied."""
     try:
         review.keep_clients(get_firm(request), by=request.user)
@@ -196,7 +197,7 @@ def keep_held(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @firm_admin_required
-def history(request: HttpRequest) -> HttpResponse:
+def history(request: AuthenticatedHttpRequest) -> HttpResponse:
     runs = SyncRun.objects.for_firm(get_firm(request)).select_related("requested_by", "decided_by")
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
     return render(request, "xpmsync/history.html", {"page": page})
@@ -204,7 +205,7 @@ def history(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @firm_admin_required
-def status(request: HttpRequest) -> JsonResponse:
+def status(request: AuthenticatedHttpRequest) -> JsonResponse:
     """The latest run, for the panel to poll while a sync runs."""
     run = SyncRun.objects.for_firm(get_firm(request)).first()
     if run is None:

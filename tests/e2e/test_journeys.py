@@ -305,3 +305,44 @@ def test_a_practice_xero_sends_without_a_name_connects_and_a_wipe_is_held(
     page.get_by_text("Your clients were kept as they are").wait_for()
     assert SyncRun.objects.for_firm(firm).first().decision == "kept"
     page.problems.assert_none()
+
+
+def test_a_running_sync_shows_its_progress_without_reloading(page_factory, portal, admin, firm):
+    """Sync Now on one page; the panel open in another follows the run as it goes."""
+    import time
+
+    from xpmsync.sandbox.models import Scenario
+
+    device = make_device(admin)
+    page = page_factory()
+    log_in(page, portal, admin.email, PASSWORD)
+    verify_with_device(page, device)
+    menu(page, "Manage Clients")
+    connect_through_dialogs(page)
+    page.wait_for_url(f"{portal}/clients/manage/")
+    # XPM now sends a larger list, slowly, as a big practice's arrives.
+    Scenario.objects.filter(pk=1).update(failure="slow", failures_left=1, client_count=4000)
+
+    watcher = page_factory()
+    log_in(watcher, portal, admin.email, PASSWORD)
+    verify_with_device(watcher, device, steps=1)
+
+    page.goto(f"{portal}/xpm/")
+    page.get_by_role("button", name="Sync Now").click(no_wait_after=True)
+    deadline = time.monotonic() + 20
+    while not SyncRun.objects.filter(firm=firm, status="running").exists():
+        assert time.monotonic() < deadline, "the sync never started"
+        time.sleep(0.1)
+    watcher.goto(f"{portal}/xpm/")
+    watcher.evaluate("window.stillTheSamePage = true")
+    progress = watcher.locator("[data-sync-progress]")
+    progress.filter(has_text="Downloading the client list from XPM").or_(
+        progress.filter(has_text="Applying clients")
+    ).wait_for()
+    watcher.shot("sync-progress")
+    assert watcher.evaluate("window.stillTheSamePage") is True  # updated in place
+    # When the run ends the panel reloads itself and shows the outcome.
+    watcher.locator("[data-sync-status]").filter(has_text="Succeeded").wait_for(timeout=60_000)
+    assert SyncRun.objects.for_firm(firm).first().status == "succeeded"
+    assert Client.objects.for_firm(firm).filter(is_archived=False).count() > 3000
+    watcher.problems.assert_none()

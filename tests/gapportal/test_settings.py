@@ -140,3 +140,10 @@ def test_forwarded_proto_is_believed_only_behind_a_trusted_proxy():
     assert _production_values("s.SECURE_PROXY_SSL_HEADER") == ["None"]
     behind_proxy = _production_values("*s.SECURE_PROXY_SSL_HEADER", TRUSTED_PROXY_COUNT="1")
     assert behind_proxy == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_production_does_not_install_the_benchmarks():
+    result = run_manage("bench_sync", "--help", env=PRODUCTION)
+    assert result.returncode != 0
+    assert "Unknown command: 'bench_sync'" in result.stderr
+    assert run_manage("bench_sync", "--help", env={}).returncode == 0

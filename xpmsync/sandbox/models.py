@@ -59,7 +59,7 @@ class Scenario(models.Model):
         FORBIDDEN = "403", "403 on the client list"
         RATE_LIMITED = "429", "429 with Retry-After on the client list"
         SERVER_ERROR = "500", "500 on the client list"
-        SLOW = "slow", "A slow client list (3 seconds)"
+        SLOW = "slow", "A slow client list (arriving over 3 seconds)"
         MALFORMED = "malformed", "Malformed XML"
         STATUS_ERROR = "status_error", "<Status>ERROR</Status>"
         NOT_XML = "not_xml", "An HTML page instead of the client list"

@@ -7,6 +7,7 @@ Xero.
 """
 
 import time
+from collections.abc import Iterator
 
 from django.core.cache import cache
 from django.http import (
@@ -91,13 +92,22 @@ def client_list(request: HttpRequest) -> HttpResponse:
     limits = _count_call(tenant_id)
     response = _over_limit(limits) or _played_failure(scenario)
     if response is None:
-        response = StreamingHttpResponse(
-            practice_xml(scenario.practice_size, scenario.seed), content_type="application/xml"
-        )
+        body = practice_xml(scenario.practice_size, scenario.seed)
+        if scenario.play(Scenario.Failure.SLOW):
+            body = _slowly(body)
+        response = StreamingHttpResponse(body, content_type="application/xml")
     response["X-DayLimit-Remaining"] = str(max(DAY_LIMIT - limits["day"], 0))
     response["X-MinLimit-Remaining"] = str(max(MINUTE_LIMIT - limits["minute"], 0))
     response["X-AppMinLimit-Remaining"] = str(max(APP_MINUTE_LIMIT - limits["app_minute"], 0))
     return response
+
+
+def _slowly(chunks: Iterator[bytes], seconds: float = 3.0) -> Iterator[bytes]:
+    """The list arriving over about ``seconds``, as a large practice's does from Xero."""
+    parts = list(chunks)
+    for part in parts:
+        yield part
+        time.sleep(seconds / len(parts))
 
 
 def _count_call(tenant_id: str) -> dict[str, int]:
@@ -139,8 +149,6 @@ def _played_failure(scenario: Scenario) -> HttpResponse | None:
         return response
     if scenario.play(Scenario.Failure.SERVER_ERROR):
         return HttpResponse("Internal Server Error", status=500)
-    if scenario.play(Scenario.Failure.SLOW):
-        time.sleep(3)
     if scenario.play(Scenario.Failure.MALFORMED):
         return HttpResponse(
             b"<Response><Status>OK</Status><Clients><Client><UUID>", content_type="application/xml"

@@ -26,7 +26,7 @@ from django.test.utils import override_settings
 
 from accounts.models import Firm
 from clients.models import Client
-from xpmsync.benchmarking import (
+from devtools.benchmarking import (
     fresh_firm,
     remove_firm,
     serve_practice,

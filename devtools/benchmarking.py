@@ -1,4 +1,4 @@
-"""What the benchmarks and the load run share (bench_sync, bench_pages, load_test).
+"""What the benchmarks and the load run share (bench_sync, bench_pages, load_run).
 
 A generated practice served over real local HTTP (as XPM streams it), a benchmark firm
 connected to it, timed syncs with their query counts, a signed-in MFA-verified test client, and
@@ -25,10 +25,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Firm, User
 from clients.models import Client, ClientContact, Contact
-
-from . import sync
-from .models import SyncRun, XpmConnection
-from .sandbox.practice import practice_xml
+from xpmsync import sync
+from xpmsync.models import SyncRun, XpmConnection
+from xpmsync.sandbox.practice import practice_xml
 
 BENCH_FIRM = "Benchmark Practice (bench_sync)"
 TABLES = (ClientContact, Contact, Client)

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Firm
-from xpmsync.benchmarking import BENCH_FIRM
+from devtools.benchmarking import BENCH_FIRM
 
 
 def _results(command: str, **options) -> list[dict]:

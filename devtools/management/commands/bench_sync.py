@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Firm
-from xpmsync.benchmarking import (
+from devtools.benchmarking import (
     empty_firm,
     fresh_firm,
     peak_rss_mb,

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.views.pages import PAGE_SIZE
-from xpmsync.benchmarking import (
+from devtools.benchmarking import (
     QueryCounter,
     fresh_firm,
     remove_firm,
