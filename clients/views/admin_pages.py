@@ -1,16 +1,17 @@
 """Manage Clients (firm admins)."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from accounts.access import firm_admin_required, get_firm
+from accounts.http import AuthenticatedHttpRequest
 from xpmsync.panel import connection_of, panel_context
 
 from ..models import Client
 
 
 @firm_admin_required
-def manage_clients(request: HttpRequest) -> HttpResponse:
+def manage_clients(request: AuthenticatedHttpRequest) -> HttpResponse:
     firm = get_firm(request)
     clients = Client.objects.for_firm(firm).filter(is_archived=False)
     connection = connection_of(firm)
