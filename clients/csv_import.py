@@ -1,15 +1,18 @@
 """Importing a small client list from CSV: read, check, preview, then apply all or nothing.
 
 The file is read into plain rows (any problem with the file itself raises ``ImportRefused``),
-each row is checked and grouped by client name (``Plan``), and only a plan without a single row
-error can be applied, in one transaction.
+each row is checked and the valid ones grouped by client name (``Plan``), and only a plan
+without a single row error, unchanged since its preview was shown, can be applied, in one
+transaction.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,6 +22,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from accounts import audit
 from accounts.models import AuditEvent, Firm, User
@@ -236,10 +240,36 @@ class PlannedClient:
         return [contact for contact in self.contacts if contact.is_new]
 
 
+@dataclass(frozen=True)
+class ImportCounts:
+    """What an import does, counted one way for the preview, the button and the summary."""
+
+    clients_created: int
+    clients_matched: int
+    contacts_created: int
+    # Contacts in the file that the matched clients already have: neither added nor counted.
+    contacts_existing: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return self.clients_created == 0 and self.contacts_created == 0
+
+    def as_summary(self) -> dict[str, int]:
+        return {
+            "clients_created": self.clients_created,
+            "clients_matched": self.clients_matched,
+            "contacts_created": self.contacts_created,
+        }
+
+
 @dataclass
 class Plan:
+    """What importing the file's valid rows would do; a row in error is in ``errors`` only."""
+
     clients: list[PlannedClient]
     errors: list[tuple[int, str]]
+    # One sentence per client whose file the portal read in a way worth saying.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def to_create(self) -> list[PlannedClient]:
@@ -253,25 +283,85 @@ class Plan:
     def new_contact_count(self) -> int:
         return sum(len(client.new_contacts) for client in self.clients)
 
+    @property
+    def counts(self) -> ImportCounts:
+        return ImportCounts(
+            clients_created=len(self.to_create),
+            clients_matched=len(self.to_match),
+            contacts_created=self.new_contact_count,
+            contacts_existing=sum(
+                len(client.contacts) - len(client.new_contacts) for client in self.clients
+            ),
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything applying the plan would write, and to which clients.
+
+        The preview page carries it to the confirmation, which plans again and compares: a
+        preview whose plan has changed since it was shown is refused, never applied as
+        something else.
+        """
+        described = [
+            [
+                client.existing_id,
+                client.name if client.existing_id is None else "",
+                client.email if client.existing_id is None else "",
+                [
+                    [
+                        c.first_name,
+                        c.last_name,
+                        c.email,
+                        c.phone,
+                        c.mobile,
+                        c.salutation,
+                        c.position,
+                    ]
+                    for c in client.new_contacts
+                ],
+            ]
+            for client in self.clients
+        ]
+        encoded = json.dumps(described, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(encoded.encode()).hexdigest()
+
 
 def plan_import(firm: Firm, rows: list[dict[str, str]]) -> Plan:
-    """Check every row and work out what importing them into ``firm`` would create."""
+    """Check every row and work out what importing the valid ones into ``firm`` would do."""
     errors: list[tuple[int, str]] = []
-    groups: dict[str, PlannedClient] = {}
+    by_client: dict[str, list[dict[str, str]]] = {}
     for row in rows:
-        line = int(row["row"])
         problems = _row_problems(row)
         if problems:
-            errors.extend((line, problem) for problem in problems)
+            errors.extend((int(row["row"]), problem) for problem in problems)
+        else:
+            by_client.setdefault(row["client_name"].casefold(), []).append(row)
+    groups: dict[str, PlannedClient] = {}
+    notes: list[str] = []
+    for key, client_rows in by_client.items():
+        planned, note = _plan_client(client_rows, errors)
+        if note:
+            notes.append(note)
+        if planned.contacts:
+            groups[key] = planned
+    _match_existing(firm, groups, errors)
+    return Plan(clients=list(groups.values()), errors=sorted(errors), notes=notes)
+
+
+def _plan_client(
+    client_rows: list[dict[str, str]], errors: list[tuple[int, str]]
+) -> tuple[PlannedClient, str]:
+    """One client from its valid rows; rows that contradict the first go to ``errors``."""
+    first = client_rows[0]
+    per_contact = _client_email_is_per_contact(client_rows)
+    email = "" if per_contact else first["client_email"].lower()
+    client = PlannedClient(name=first["client_name"], email=email)
+    for row in client_rows:
+        line = int(row["row"])
+        if not per_contact and row["client_email"].lower() != client.email:
+            errors.append((line, _differs(client, row)))
             continue
-        key = row["client_name"].casefold()
-        email = row["client_email"].lower()
-        client = groups.setdefault(key, PlannedClient(name=row["client_name"], email=email))
-        if client.email != email:
-            problem = f"Client Email differs from row {client.rows[0]} ({client.email})."
-            errors.append((line, problem))
-            continue
-        contact = _planned_contact(line, row)
+        contact = _planned_contact(line, row, email_from_client_column=per_contact)
         twin = next(
             (c for c in client.contacts if c.name.casefold() == contact.name.casefold()), None
         )
@@ -280,8 +370,34 @@ def plan_import(firm: Firm, rows: list[dict[str, str]]) -> Plan:
             continue
         client.rows.append(line)
         client.contacts.append(contact)
-    _match_existing(firm, groups, errors)
-    return Plan(clients=list(groups.values()), errors=sorted(errors))
+    note = ""
+    if per_contact and client.contacts:
+        note = (
+            f"{client.name} has a different Client Email on each row, so the portal takes each "
+            "as that contact’s own email and leaves the client’s email empty (emails to the "
+            "client go to its primary contact)."
+        )
+    return client, note
+
+
+def _client_email_is_per_contact(client_rows: list[dict[str, str]]) -> bool:
+    """Older templates put each contact's own address in Client Email on the client's rows.
+
+    Read that way when the rows give more than one Client Email and no row has a different
+    Contact Email of its own, which would make the file contradict itself.
+    """
+    emails = {row["client_email"].lower() for row in client_rows}
+    return len(emails) > 1 and all(
+        row.get("contact_email", "").lower() in ("", row["client_email"].lower())
+        for row in client_rows
+    )
+
+
+def _differs(client: PlannedClient, row: dict[str, str]) -> str:
+    return (
+        f"Client Email differs from row {client.rows[0]} ({client.email}). Use one Client "
+        "Email on every row of a client, and put each person’s own address in Contact Email."
+    )
 
 
 def _row_problems(row: dict[str, str]) -> list[str]:
@@ -300,12 +416,15 @@ def _row_problems(row: dict[str, str]) -> list[str]:
     return problems
 
 
-def _planned_contact(line: int, row: dict[str, str]) -> PlannedContact:
+def _planned_contact(
+    line: int, row: dict[str, str], *, email_from_client_column: bool = False
+) -> PlannedContact:
+    email = row["client_email"] if email_from_client_column else row.get("contact_email", "")
     return PlannedContact(
         row=line,
         first_name=row["first_name"],
         last_name=row["last_name"],
-        email=row.get("contact_email", "").lower(),
+        email=email.lower(),
         phone=row.get("phone", ""),
         mobile=row.get("mobile", ""),
         salutation=row.get("salutation", ""),
@@ -313,8 +432,14 @@ def _planned_contact(line: int, row: dict[str, str]) -> PlannedContact:
     )
 
 
-def _match_existing(firm: Firm, groups: dict[str, PlannedClient], errors: list) -> None:
-    """Point planned clients at existing clients of the same name, and drop known contacts."""
+def _match_existing(
+    firm: Firm, groups: dict[str, PlannedClient], errors: list[tuple[int, str]]
+) -> None:
+    """Point planned clients at existing clients of the same name, and drop known contacts.
+
+    A client that cannot be matched (it comes from XPM, or has another email) leaves the plan:
+    its rows are errors, never counted as new.
+    """
     existing = {
         client.name_key: client
         for client in Client.objects.for_firm(firm)
@@ -328,7 +453,7 @@ def _match_existing(firm: Firm, groups: dict[str, PlannedClient], errors: list) 
         .select_related("contact")
     ):
         known_contacts[link.client_id].add(link.contact.name.casefold())
-    for key, planned in groups.items():
+    for key, planned in list(groups.items()):
         client = existing.get(key)
         if client is None:
             continue
@@ -338,10 +463,12 @@ def _match_existing(firm: Firm, groups: dict[str, PlannedClient], errors: list) 
                 "its contacts in XPM."
             )
             errors.extend((line, problem) for line in planned.rows)
+            del groups[key]
             continue
-        if client.email and client.email.lower() != planned.email:
+        if planned.email and client.email and client.email.lower() != planned.email:
             problem = f"{client.name} already exists with the email {client.email}."
-            errors.append((planned.rows[0], problem))
+            errors.extend((line, problem) for line in planned.rows)
+            del groups[key]
             continue
         planned.existing_id = client.pk
         for contact in planned.contacts:
@@ -383,14 +510,26 @@ def delete_abandoned_previews() -> int:
 
 
 class ImportExpired(Exception):
-    pass
+    """The preview cannot be applied (any more); the message says why and what to do."""
 
 
-def apply_import(client_import: ClientImport, *, by: User) -> dict[str, int]:
-    """Create what the stored preview describes, all or nothing; returns the counts.
+class StalePreview(ImportExpired):
+    """The plan changed since the preview was shown; the preview page shows the new one."""
 
-    The rows are checked again against the database as it is now; any error means nothing
-    is imported. A preview can be applied once.
+
+STALE = (
+    "Nothing was imported: your client list changed since this preview was shown (another "
+    "import, or clients added or edited), so the import would no longer do what it showed. "
+    "This is the preview as it stands now; check it and import again."
+)
+
+
+def apply_import(client_import: ClientImport, *, by: User, fingerprint: str) -> ImportCounts:
+    """Create what the stored preview describes, all or nothing; returns what it did.
+
+    The rows are planned again against the database as it is now: any row error, or a plan
+    whose ``fingerprint`` differs from the one the preview showed, means nothing is imported.
+    A preview can be applied once.
     """
     firm = client_import.firm
     with transaction.atomic():
@@ -405,10 +544,15 @@ def apply_import(client_import: ClientImport, *, by: User) -> dict[str, int]:
                 "Nothing was imported: some rows need fixing, or the client list changed since "
                 "the preview. Upload the file again to see which rows."
             )
-        summary = _apply(firm, plan)
+        if not constant_time_compare(plan.fingerprint, fingerprint):
+            raise StalePreview(STALE)
+        counts = plan.counts
+        if counts.is_empty:
+            raise ImportExpired("There is nothing to import: every client and contact is here.")
+        _apply(firm, plan)
         locked.status = ClientImport.Status.APPLIED
         locked.applied_at = timezone.now()
-        locked.summary = summary
+        locked.summary = counts.as_summary()
         # The file's rows are in the clients now; the copy of them goes.
         locked.rows = []
         locked.ignored_columns = []
@@ -417,14 +561,15 @@ def apply_import(client_import: ClientImport, *, by: User) -> dict[str, int]:
             firm,
             AuditEvent.Action.CSV_IMPORTED,
             actor=by,
-            detail=f"{locked.filename}: {summary['clients_created']} clients created, "
-            f"{summary['contacts_created']} contacts added",
+            detail=f"{locked.filename}: {counts.clients_created} clients created, "
+            f"{counts.clients_matched} matched, {counts.contacts_created} contacts added",
         )
-    return summary
+    return counts
 
 
-def _apply(firm: Firm, plan: Plan) -> dict[str, int]:
+def _apply(firm: Firm, plan: Plan) -> None:
     now = timezone.now()
+    to_create, to_match = plan.to_create, plan.to_match
     new_clients = Client.objects.bulk_create(
         Client(
             firm=firm,
@@ -435,10 +580,10 @@ def _apply(firm: Firm, plan: Plan) -> dict[str, int]:
             created_at=now,
             updated_at=now,
         )
-        for planned in plan.to_create
+        for planned in to_create
     )
     client_ids = [client.pk for client in new_clients]
-    for planned, client in zip(plan.to_create, new_clients, strict=True):
+    for planned, client in zip(to_create, new_clients, strict=True):
         planned.existing_id = client.pk
     pairs = [(planned, contact) for planned in plan.clients for contact in planned.new_contacts]
     contacts = Contact.objects.bulk_create(
@@ -465,13 +610,8 @@ def _apply(firm: Firm, plan: Plan) -> dict[str, int]:
         )
         for (planned, planned_contact), contact in zip(pairs, contacts, strict=True)
     )
-    touched = set(client_ids) | {planned.existing_id for planned in plan.to_match}
+    touched = set(client_ids) | {planned.existing_id for planned in to_match}
     refresh_primary_contacts(firm, touched)
-    return {
-        "clients_created": len(new_clients),
-        "clients_matched": len(plan.to_match),
-        "contacts_created": len(contacts),
-    }
 
 
 # --- Writing CSV --------------------------------------------------------------------------------

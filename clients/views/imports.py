@@ -53,15 +53,20 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     if client_import.status == ClientImport.Status.APPLIED:
         return redirect("clients:import-summary", pk=pk)
     plan = csv_import.plan_import(get_firm(request), client_import.rows)
-    return render(request, "clients/import_preview.html", {"import": client_import, "plan": plan})
+    context = {"import": client_import, "plan": plan, "counts": plan.counts}
+    return render(request, "clients/import_preview.html", context)
 
 
 @require_POST
 @firm_member_required
 def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     client_import = _get_import(request, pk)
+    fingerprint = request.POST.get("plan", "")
     try:
-        csv_import.apply_import(client_import, by=request.user)
+        csv_import.apply_import(client_import, by=request.user, fingerprint=fingerprint)
+    except csv_import.StalePreview as stale:
+        messages.error(request, str(stale))
+        return redirect("clients:import-preview", pk=pk)
     except csv_import.ImportExpired as expired:
         messages.error(request, str(expired))
         return redirect("clients:import")

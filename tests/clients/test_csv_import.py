@@ -1,5 +1,6 @@
 import codecs
 import io
+import re
 import zipfile
 
 import pytest
@@ -29,12 +30,23 @@ def upload(http, content, name="clients.csv"):
     return http.post("/clients/import/", {"file": SimpleUploadedFile(name, data, "text/csv")})
 
 
+def shown_plan(preview_html: str) -> str:
+    """The plan fingerprint the preview page would post with its Import button ("" if none)."""
+    match = re.search(r'name="plan" value="([0-9a-f]+)"', preview_html)
+    return match.group(1) if match else ""
+
+
+def confirm(http, preview_url, **kwargs):
+    """Press the preview's Import button, as the page shows it now."""
+    plan = shown_plan(http.get(preview_url).content.decode())
+    return http.post(preview_url + "confirm/", {"plan": plan}, **kwargs)
+
+
 def upload_and_confirm(http, content):
     response = upload(http, content)
     assert response.status_code == 302, response.content.decode()[:2000]
     preview = http.get(response["Location"])
-    confirm_url = response["Location"] + "confirm/"
-    return preview, http.post(confirm_url)
+    return preview, confirm(http, response["Location"])
 
 
 def test_template_download_has_the_columns(bob_client):
@@ -51,7 +63,7 @@ def test_happy_path_preview_then_import(bob_client, bob, firm_a):
     assert "3</strong> contacts to add" in preview
     assert Client.objects.count() == 0  # nothing before confirming
 
-    done = bob_client.post(response["Location"] + "confirm/")
+    done = confirm(bob_client, response["Location"])
     assert done.status_code == 302
     harbour = Client.objects.get(name="Harbourline Logistics")
     assert harbour.firm == firm_a and harbour.source == Client.Source.CSV
@@ -62,14 +74,15 @@ def test_happy_path_preview_then_import(bob_client, bob, firm_a):
     assert links.get(contact__first_name="Amelia").position == "Office Manager"
     assert Client.objects.get(name="Daniel Whitcombe").links.get().is_primary
     summary = bob_client.get(done["Location"]).content.decode()
-    assert "2</strong> clients created" in summary
+    assert "2</strong> new clients created" in summary
     assert AuditEvent.objects.filter(action="csv_imported", actor=bob).exists()
 
 
 def test_a_preview_is_applied_once(bob_client):
     response = upload(bob_client, GOOD)
-    bob_client.post(response["Location"] + "confirm/")
-    again = bob_client.post(response["Location"] + "confirm/", follow=True)
+    plan = shown_plan(bob_client.get(response["Location"]).content.decode())
+    bob_client.post(response["Location"] + "confirm/", {"plan": plan})
+    again = bob_client.post(response["Location"] + "confirm/", {"plan": plan}, follow=True)
     assert "already applied" in again.content.decode()
     assert Client.objects.count() == 2
 
@@ -136,7 +149,7 @@ def _errors_for(http, text):
     response = upload(http, text)
     assert response.status_code == 302
     preview = http.get(response["Location"]).content.decode()
-    refused = http.post(response["Location"] + "confirm/", follow=True)
+    refused = confirm(http, response["Location"], follow=True)
     return preview, refused
 
 
@@ -193,8 +206,9 @@ def test_rows_for_an_xpm_client_are_errors(bob_client, firm_a):
 
 def test_a_preview_that_no_longer_fits_imports_nothing(bob_client, firm_a):
     response = upload(bob_client, GOOD)
+    plan = shown_plan(bob_client.get(response["Location"]).content.decode())
     make_client(firm_a, "Daniel Whitcombe", source=Client.Source.XPM)
-    refused = bob_client.post(response["Location"] + "confirm/", follow=True)
+    refused = bob_client.post(response["Location"] + "confirm/", {"plan": plan}, follow=True)
     assert "changed since the preview" in refused.content.decode()
     assert Client.objects.count() == 1
 
@@ -207,7 +221,7 @@ def test_a_failure_while_applying_leaves_nothing_behind(bob_client, firm_a, monk
 
     monkeypatch.setattr(csv_import, "refresh_primary_contacts", explode)
     with pytest.raises(RuntimeError):
-        bob_client.post(response["Location"] + "confirm/")
+        confirm(bob_client, response["Location"])
     assert Client.objects.count() == 0 and Contact.objects.count() == 0
     assert ClientImport.objects.get().status == "previewed"
 

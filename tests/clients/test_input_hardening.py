@@ -11,7 +11,7 @@ from clients import csv_import
 from clients.emailing import email_client
 from clients.models import Client, ClientImport
 from clients.tasks import delete_abandoned_imports
-from tests.clients.test_csv_import import GOOD, HEADER, upload
+from tests.clients.test_csv_import import GOOD, HEADER, confirm, upload
 from tests.factories import add_contact, make_client
 
 REQUIRED = "Client Name,First Name,Last Name,Client Email\n"
@@ -66,13 +66,13 @@ def test_errors_name_the_files_own_lines_past_cells_with_line_breaks(bob_client)
 def test_the_rows_of_an_applied_import_are_deleted(bob_client):
     response = upload(bob_client, GOOD)
     assert ClientImport.objects.get().rows
-    bob_client.post(response["Location"] + "confirm/")
+    confirm(bob_client, response["Location"])
     applied = ClientImport.objects.get()
     assert applied.status == ClientImport.Status.APPLIED
     assert applied.rows == []
     assert applied.summary["clients_created"] == 2
     summary = bob_client.get(response["Location"], follow=True).content.decode()
-    assert "2</strong> clients created" in summary
+    assert "2</strong> new clients created" in summary
 
 
 def _preview(bob, hours_old: float, **fields) -> ClientImport:
@@ -137,7 +137,7 @@ def test_a_recipient_address_with_a_line_break_is_reported_not_a_500(bob_client,
     client = make_client(firm_a, "Broken Ltd", source=Client.Source.XPM)
     add_contact(client, "Ann Smith", email="ann@example.com\nBcc: x@example.net")
     page = bob_client.get(f"/clients/{client.pk}/email/").content.decode()
-    assert "is not valid" in page and "then press Sync Now" in page
+    assert "is not valid" in page and "Edit the client to correct it" in page
     response = bob_client.post(f"/clients/{client.pk}/email/", {"subject": "Hi", "message": "Hi"})
     assert response.status_code == 200
     assert mail.outbox == []
