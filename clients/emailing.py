@@ -1,11 +1,16 @@
 """Emailing a client's primary contact, signed with the sender's personal settings."""
 
+from email.headerregistry import Address
+from email.utils import parseaddr
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 
 from accounts.models import User
 
+from .guidance import after_changing_in_xpm
 from .models import Client, Contact
 
 
@@ -13,35 +18,55 @@ class NoEmailAddress(Exception):
     """The client has nowhere to send to; the message says how to fix it."""
 
 
-def recipient(client: Client) -> tuple[Contact | None, str]:
-    """The primary contact (if any) and the address to write to, or NoEmailAddress."""
+def recipient(client: Client, *, reader: User) -> tuple[Contact | None, str]:
+    """The primary contact (if any) and the address to write to, or NoEmailAddress.
+
+    The error's advice fits ``reader``: only an admin can reach Sync Now.
+    """
     link = client.links.filter(is_primary=True).select_related("contact").first()
     contact = link.contact if link else None
     address = (contact.email if contact else "") or client.email
     if address:
-        _check_address(client, address)
+        _check_address(client, address, reader=reader)
         return contact, address
-    if client.is_from_xpm:
+    if client.is_managed_by_xpm:
         raise NoEmailAddress(
             f"{client.name} has no email address. Add one to the client (or its primary contact) "
-            "in Xero Practice Manager, then press Sync Now in Manage Clients > Xero Sync."
+            f"in Xero Practice Manager. {after_changing_in_xpm(reader)}"
         )
     raise NoEmailAddress(
         f"{client.name} has no email address. Edit the client to add one, then try again."
     )
 
 
-def _check_address(client: Client, address: str) -> None:
+def _check_address(client: Client, address: str, *, reader: User) -> None:
     # Addresses come from XPM or a CSV file too; one with a line break would fail in the mail
     # library, so it is reported like a missing one.
     try:
         validate_email(address)
     except ValidationError:
-        where = "in Xero Practice Manager, then press Sync Now" if client.is_from_xpm else "here"
+        shown = " ".join(address.split())
+        fix = (
+            f"Correct it in Xero Practice Manager. {after_changing_in_xpm(reader)}"
+            if client.is_managed_by_xpm
+            else "Edit the client to correct it, then try again."
+        )
         raise NoEmailAddress(
-            f"{client.name}'s email address “{' '.join(address.split())}” is not valid. "
-            f"Correct it {where}, then try again."
+            f"{client.name}'s email address “{shown}” is not valid. {fix}"
         ) from None
+
+
+def sender_address(sender: User) -> str:
+    """From: the sender and their firm by name ("Priya Raman, Demo Accounting"), at the
+    portal's own address, which is allowed to send for its domain; replies go to the sender.
+
+    ``Address`` quotes a display name with commas or quotes, and the mail library encodes one
+    that is not ASCII.
+    """
+    _name, portal_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    person = sender.get_full_name() or sender.email
+    display_name = f"{person}, {sender.firm.name}" if sender.firm else person
+    return str(Address(display_name=" ".join(display_name.split()), addr_spec=portal_address))
 
 
 def draft_message(contact: Contact | None, sender: User) -> str:
@@ -56,9 +81,15 @@ def draft_message(contact: Contact | None, sender: User) -> str:
 
 def email_client(client: Client, *, sender: User, subject: str, message: str) -> str:
     """Send the message to the client's primary contact; returns the address used."""
-    _contact, address = recipient(client)
+    _contact, address = recipient(client, reader=sender)
     # The form refuses line breaks; folding them here keeps any other caller from a header
     # injection or a crash.
     subject = " ".join(subject.split())
-    EmailMessage(subject=subject, body=message, to=[address], reply_to=[sender.email]).send()
+    EmailMessage(
+        subject=subject,
+        body=message,
+        from_email=sender_address(sender),
+        to=[address],
+        reply_to=[sender.email],
+    ).send()
     return address

@@ -1,5 +1,7 @@
 """The Clients area: list, profile tabs, adding and editing by hand, archiving, emailing."""
 
+from email.utils import parseaddr
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
@@ -10,10 +12,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import firm_admin_required, firm_member_required, get_firm
+from accounts.models import User
 
 from ..access import get_client_for_user, get_manual_client_for_admin
-from ..emailing import NoEmailAddress, draft_message, email_client, recipient
+from ..deletion import delete_client
+from ..emailing import NoEmailAddress, draft_message, email_client, recipient, sender_address
 from ..forms import ClientForm, ClientSearchForm, EmailClientForm
+from ..guidance import after_changing_in_xpm, ask_admin
 from ..models import Client, ClientContact
 from ..pagination import FromEitherEndPaginator
 from ..search import search_clients
@@ -35,6 +40,8 @@ def client_list(request: HttpRequest) -> HttpResponse:
     page = paginator.get_page(request.GET.get("page"))
     has_any = page.paginator.count > 0 or Client.objects.for_firm(firm).exists()
     context = {"page": page, "search": search, "has_any_client": has_any}
+    if not has_any and not request.user.is_firm_admin:
+        context["ask_admin"] = ask_admin(firm)
     return render(request, "clients/client_list.html", context)
 
 
@@ -42,20 +49,30 @@ def client_list(request: HttpRequest) -> HttpResponse:
 @firm_member_required
 def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk)
-    return render(request, "clients/client_detail.html", _profile_context(client, tab="details"))
+    context = _profile_context(client, tab="details", reader=request.user)
+    return render(request, "clients/client_detail.html", context)
 
 
 @never_cache
 @firm_member_required
 def client_contacts(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk)
-    return render(request, "clients/client_contacts.html", _profile_context(client, tab="contacts"))
+    context = _profile_context(client, tab="contacts", reader=request.user)
+    return render(request, "clients/client_contacts.html", context)
 
 
-def _profile_context(client: Client, *, tab: str) -> dict:
+def _profile_context(client: Client, *, tab: str, reader: User) -> dict:
     links = list(client.links.select_related("contact").order_by("-is_primary", "contact__name"))
     primary = next((link for link in links if link.is_primary), None)
-    return {"client": client, "links": links, "primary": primary, "tab": tab}
+    # What brings a change made in XPM here: Sync Now for admins, whom to ask for staff.
+    next_step = after_changing_in_xpm(reader) if client.is_from_xpm else ""
+    return {
+        "client": client,
+        "links": links,
+        "primary": primary,
+        "tab": tab,
+        "xpm_next_step": next_step,
+    }
 
 
 @firm_member_required
@@ -72,7 +89,13 @@ def client_add(request: HttpRequest) -> HttpResponse:
             client.save()
             messages.success(request, f"{client.name} was added.")
             return redirect("clients:client-detail", pk=client.pk)
-    context = {"form": form, "duplicates": duplicates, "is_connected": firm.is_connected_to_xpm}
+    is_connected = firm.is_connected_to_xpm
+    context = {
+        "form": form,
+        "duplicates": duplicates,
+        "is_connected": is_connected,
+        "xpm_next_step": after_changing_in_xpm(request.user) if is_connected else "",
+    }
     return render(request, "clients/client_form.html", context)
 
 
@@ -107,7 +130,7 @@ def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
 def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_manual_client_for_admin(request, pk)
     name = client.name
-    client.delete()
+    delete_client(client)
     messages.success(request, f"{name} was deleted.")
     return redirect("clients:client-list")
 
@@ -117,7 +140,7 @@ def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def client_email(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk)
     try:
-        contact, address = recipient(client)
+        contact, address = recipient(client, reader=request.user)
     except NoEmailAddress as missing:
         return render(
             request, "clients/client_email.html", {"client": client, "error": str(missing)}
@@ -128,5 +151,11 @@ def client_email(request: HttpRequest, pk: int) -> HttpResponse:
         sent_to = email_client(client, sender=request.user, **form.cleaned_data)
         messages.success(request, f"Your email to {sent_to} was sent.")
         return redirect("clients:client-detail", pk=client.pk)
-    context = {"client": client, "form": form, "contact": contact, "address": address}
+    context = {
+        "client": client,
+        "form": form,
+        "contact": contact,
+        "address": address,
+        "from_name": parseaddr(sender_address(request.user))[0],
+    }
     return render(request, "clients/client_email.html", context)

@@ -113,13 +113,14 @@ def test_email_falls_back_to_the_client_address(bob_client, firm_a):
     assert mail.outbox[0].to == ["accounts@harbourline.example.com"]
 
 
-def test_an_xpm_client_without_email_gets_an_error_naming_the_fix(bob_client, firm_a):
+def test_an_xpm_client_without_email_gets_an_error_naming_the_fix(verified, alice, firm_a):
+    make_connection(firm_a, alice)
     client = make_client(firm_a, "Nguyễn & Müller Café", source=Client.Source.XPM)
     add_contact(client, "Nguyễn Thị Hương")
-    page = bob_client.get(f"/clients/{client.pk}/email/").content.decode()
+    page = verified(alice).get(f"/clients/{client.pk}/email/").content.decode()
     assert "has no email address" in page
-    assert "in Xero Practice Manager, then press Sync Now" in page
-    bob_client.post(f"/clients/{client.pk}/email/", {"subject": "Hi", "message": "Hi"})
+    assert "in Xero Practice Manager. Then press Sync Now in Manage Clients" in page
+    verified(alice).post(f"/clients/{client.pk}/email/", {"subject": "Hi", "message": "Hi"})
     assert mail.outbox == []
 
 
@@ -137,3 +138,33 @@ def test_adding_or_importing_while_connected_warns_about_xpm(verified, bob, alic
     make_connection(firm_a, alice)
     assert "is not in XPM" in bob_client.get("/clients/add/").content.decode()
     assert "not</strong> added to XPM" in bob_client.get("/clients/import/").content.decode()
+
+
+def test_deleting_a_client_asks_first_naming_what_goes(alice_client, firm_a):
+    client = make_client(firm_a, "Old Mill Bakery")
+    add_contact(client, "Gregor Hallstrom")
+    add_contact(client, "Ilse Hallstrom")
+    page = alice_client.get(f"/clients/{client.pk}/").content.decode()
+    assert 'data-opens="delete-client-dialog"' in page
+    assert '<dialog id="delete-client-dialog"' in page
+    assert "Old Mill Bakery and its 2 contacts are deleted from the portal for good" in page
+    assert "archive it instead" in page
+
+
+def test_deleting_a_client_removes_its_own_contacts_and_keeps_shared_ones(alice_client, firm_a):
+    client = make_client(firm_a, "Old Mill Bakery")
+    other = make_client(firm_a, "New Mill Cafe")
+    only_here = add_contact(client, "Gregor Hallstrom")
+    shared = add_contact(other, "Ilse Hallstrom")
+    ClientContact.objects.create(firm=firm_a, client=client, contact=shared)
+    response = alice_client.post(f"/clients/{client.pk}/delete/")
+    assert response["Location"] == "/clients/"
+    assert not Contact.objects.filter(pk=only_here.pk).exists()
+    assert ClientContact.objects.filter(client=other, contact=shared).exists()
+
+
+def test_bob_cannot_delete_a_client_and_carol_gets_404(bob_client, carol_client, firm_a):
+    client = make_client(firm_a, "Old Mill Bakery")
+    assert bob_client.post(f"/clients/{client.pk}/delete/").status_code == 403
+    assert carol_client.post(f"/clients/{client.pk}/delete/").status_code == 404
+    assert Client.objects.filter(pk=client.pk).exists()
