@@ -17,7 +17,7 @@ XPMSYNC_LAYERS = [
     {"tasks"},
     {"sync", "schedule"},
     {"credentials", "mirror"},
-    {"values", "summary", "bulk", "progress"},
+    {"values", "summary", "bulk", "progress", "timeline", "safety"},
     {"parse"},
     {"api", "identity", "fields", "models", "tokens"},
 ]

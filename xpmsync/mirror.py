@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from django.conf import settings
-from django.db import connection as db
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,11 +21,12 @@ from accounts.models import Firm
 from clients.models import Client, ClientContact, Contact
 from clients.primary import Candidate, choose_primary
 
-from . import bulk
+from . import bulk, safety
 from .fields import CLIENT_FIELDS, CONTACT_FIELDS
 from .models import SyncRun, XpmConnection
 from .parse import ClientRecord, ContactRecord
 from .summary import Warnings
+from .timeline import Timeline
 from .values import client_values, contact_values, fit_position
 
 # Clients applied together: each batch costs a handful of queries and holds little memory.
@@ -38,22 +37,6 @@ ANALYZE_AFTER = 1000
 
 class SyncAborted(Exception):
     """The firm disconnected while the sync was running; nothing was kept."""
-
-
-@dataclass
-class HeldForReview(Exception):
-    """The list would archive too much of the firm: nothing was applied."""
-
-    listed: int  # active clients in XPM's answer
-    synced: int  # active XPM clients the portal holds
-    would_archive: int
-
-    def __str__(self) -> str:
-        return (
-            f"XPM returned {self.listed:,} of your {self.synced:,} clients. Applying it would "
-            f"archive {self.would_archive:,} of them, so nothing was changed until an admin "
-            "reviews it."
-        )
 
 
 @dataclass
@@ -69,6 +52,9 @@ def apply_records(
     connection_id: int,
     check_safety: bool = True,
     on_batch: Callable[[int], None] | None = None,
+    whole_list: bool = True,
+    run_id: int | None = None,
+    timeline: bool = True,
 ) -> Applied:
     """Make the firm's XPM clients, contacts and links mirror ``records``, all or nothing.
 
@@ -76,20 +62,26 @@ def apply_records(
     memory holds one batch, the UUIDs seen so far and a compact index of the rows the portal
     already holds (ids and hashes of their values), never the whole list.
 
-    With ``check_safety``, a list that would wipe the firm raises HeldForReview, which rolls
-    everything back. ``on_batch`` hears how many clients have been applied after each batch.
+    A ``whole_list`` is the practice: clients it no longer has are archived, and with
+    ``check_safety`` a list that would wipe the firm raises HeldForReview, which rolls
+    everything back. Otherwise ``records`` are only the clients XPM modified (a quick sync):
+    they are upserted, nothing is archived for being missing, and the portal's rows are read
+    for each batch's records alone. With ``timeline`` every change is recorded (run
+    ``run_id``). ``on_batch`` hears how many clients have been applied after each batch.
     """
     with transaction.atomic():
-        mirror = _Mirror(firm)
+        changes = Timeline(firm, run_id=run_id, enabled=timeline)
+        mirror = _Mirror(firm, changes, whole_list=whole_list)
         applied = 0
         for batch in itertools.batched(records, BATCH_SIZE):
             mirror.apply(batch)
             applied += len(batch)
             if on_batch is not None:
                 on_batch(applied)
-        if check_safety:
-            mirror.check_safety()
-        mirror.archive_unlisted()
+        if whole_list:
+            if check_safety:
+                mirror.check_safety()
+            mirror.archive_unlisted()
         # A disconnect that happened meanwhile wins: roll everything back.
         still_connected = (
             XpmConnection.objects.select_for_update()
@@ -100,32 +92,8 @@ def apply_records(
             raise SyncAborted("The firm disconnected from XPM during the sync; nothing was kept.")
     counts = mirror.counts
     if counts["clients_created"] + counts["contacts_created"] >= ANALYZE_AFTER:
-        _settle_after_big_sync()
+        bulk.settle(Client, Contact, ClientContact)
     return Applied(counts=counts, warnings=mirror.warnings.as_list())
-
-
-def _settle_after_big_sync() -> None:
-    """After a sync that added many rows, leave PostgreSQL as searches and pages need it.
-
-    - ANALYZE: until autovacuum gets round to it, the planner believes a new firm has a handful
-      of rows and sorts all of them for the client list instead of walking the list's index
-      (56 ms against 0.1 ms at 50,000 clients).
-    - The search's trigram (GIN) indexes collect new entries in a pending list (64 MB, set by
-      their migration) rather than merging them into the index row by row, which made a
-      first sync's inserts grow faster than its size; the list is merged here in one pass,
-      so searches do not have to scan it.
-    """
-    if db.vendor != "postgresql":
-        return
-    tables = [model._meta.db_table for model in (Client, Contact, ClientContact)]
-    with db.cursor() as cursor:
-        cursor.execute(
-            "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
-            "WHERE am.amname = 'gin' AND i.indrelid = ANY(%s::regclass[])",
-            [tables],
-        )
-        cursor.execute("ANALYZE " + ", ".join(db.ops.quote_name(t) for t in tables))
 
 
 def _live_contacts(record: ClientRecord) -> list[ContactRecord]:
@@ -167,32 +135,53 @@ class _Mirror:
     first listing, and linked to each).
     """
 
-    def __init__(self, firm: Firm) -> None:
+    def __init__(self, firm: Firm, timeline: Timeline, *, whole_list: bool = True) -> None:
         self.firm = firm
+        self.timeline = timeline
+        self.whole_list = whole_list
         self.now = timezone.now()
         self.counts = dict.fromkeys(SyncRun.COUNTS, 0)
         self.warnings = Warnings()
         self.listed: set[str] = set()
         self.listed_active = 0
         self.contact_ids: dict[str, int] = {}
-        clients = Client.objects.for_firm(firm).filter(xpm_uuid__isnull=False)
-        self.clients = {
-            str(uuid): (pk, is_archived, source, hash(tuple(values)))
+        self.clients: dict[str, tuple[int, bool, str, int]] = {}
+        self.contacts: dict[str, tuple[int, int]] = {}
+        self.links: dict[int, dict[int, tuple[int, _Link]]] = defaultdict(dict)
+        if whole_list:
+            self._hold(
+                Client.objects.for_firm(firm).filter(xpm_uuid__isnull=False),
+                Contact.objects.for_firm(firm).filter(xpm_uuid__isnull=False),
+                ClientContact.objects.for_firm(firm).filter(client__xpm_uuid__isnull=False),
+            )
+
+    def _hold(self, clients, contacts, links) -> None:
+        """Remember what the portal holds of these rows: their ids and hashes of their values."""
+        self.clients.update(
+            (str(uuid), (pk, is_archived, source, hash(tuple(values))))
             for uuid, pk, is_archived, source, *values in _stream(
                 clients, "xpm_uuid", "id", "is_archived", "source", *CLIENT_FIELDS
             )
-        }
-        contacts = Contact.objects.for_firm(firm).filter(xpm_uuid__isnull=False)
-        self.contacts = {
-            str(uuid): (pk, hash(tuple(values)))
+        )
+        self.contacts.update(
+            (str(uuid), (pk, hash(tuple(values))))
             for uuid, pk, *values in _stream(contacts, "xpm_uuid", "id", *CONTACT_FIELDS)
-        }
-        links = ClientContact.objects.for_firm(firm).filter(client__xpm_uuid__isnull=False)
-        self.links: dict[int, dict[int, tuple[int, _Link]]] = defaultdict(dict)
+        )
         for pk, client_id, contact_id, *link in _stream(
             links, "id", "client_id", "contact_id", *_Link.FIELDS
         ):
             self.links[client_id][contact_id] = (pk, _Link(*link))
+
+    def _hold_batch(self, records: list[ClientRecord]) -> None:
+        """For a list of changes only: read what the portal holds of this batch's records."""
+        uuids = [record.uuid for record in records]
+        known = self.contacts.keys() | self.contact_ids.keys()
+        contact_uuids = {c.uuid for record in records for c in record.contacts} - known
+        self._hold(
+            Client.objects.for_firm(self.firm).filter(xpm_uuid__in=uuids),
+            Contact.objects.for_firm(self.firm).filter(xpm_uuid__in=contact_uuids),
+            ClientContact.objects.for_firm(self.firm).filter(client__xpm_uuid__in=uuids),
+        )
 
     def apply(self, batch: Sequence[ClientRecord]) -> None:
         records = []
@@ -200,6 +189,8 @@ class _Mirror:
             if record.uuid not in self.listed:
                 self.listed.add(record.uuid)
                 records.append(record)
+        if not self.whole_list:
+            self._hold_batch(records)
         client_ids = self._apply_clients(records)
         active = [record for record in records if record.is_active]
         self.listed_active += len(active)
@@ -207,10 +198,13 @@ class _Mirror:
         self._apply_contacts(contacts)
         self._apply_links(contacts, client_ids)
         self.warnings.add(active, contacts)
+        self.timeline.flush()
 
     def _apply_clients(self, records: list[ClientRecord]) -> dict[str, int]:
         """Write the batch's clients; return every listed client's id by UUID."""
         to_create, to_update, ids = [], [], {}
+        changed: dict[int, dict] = {}
+        archived: dict[bool, list[int]] = {True: [], False: []}
         counts, now = self.counts, self.now
         for record in records:
             values = client_values(record)
@@ -236,8 +230,10 @@ class _Mirror:
             archived_changed = record.is_active == was_archived
             if fields_changed:
                 counts["clients_updated"] += 1
+                changed[pk] = values
             if archived_changed:
                 counts["clients_restored" if record.is_active else "clients_archived"] += 1
+                archived[record.is_active].append(pk)
             if fields_changed or archived_changed or source != Client.Source.XPM:
                 to_update.append(
                     {
@@ -253,6 +249,10 @@ class _Mirror:
                 counts["clients_unchanged"] += 1
         new_ids = bulk.insert(Client, to_create)
         counts["clients_created"] += len(to_create)
+        self.timeline.created(client_ids=new_ids)
+        self.timeline.updated_clients(changed)  # before the update overwrites the old values
+        self.timeline.archived(archived[False])
+        self.timeline.archived(archived[True], restored=True)
         bulk.update(
             Client,
             to_update,
@@ -267,7 +267,7 @@ class _Mirror:
             for contact in listed:
                 if contact.uuid not in self.contact_ids:
                     wanted.setdefault(contact.uuid, contact)
-        to_create, to_update = [], []
+        to_create, to_update, changed = [], [], {}
         for uuid, record in wanted.items():
             values = contact_values(record)
             held = self.contacts.get(uuid)
@@ -286,7 +286,10 @@ class _Mirror:
             self.contact_ids[uuid] = pk
             if hash(tuple(values[name] for name in CONTACT_FIELDS)) != digest:
                 to_update.append({"id": pk, "updated_at": self.now, **values})
+                changed[pk] = values
         new_ids = bulk.insert(Contact, to_create)
+        self.timeline.created(contact_ids=new_ids)
+        self.timeline.updated_contacts(changed)
         bulk.update(Contact, to_update, [*CONTACT_FIELDS, "updated_at"])
         self.counts["contacts_created"] += len(to_create)
         self.counts["contacts_updated"] += len(to_update)
@@ -368,20 +371,10 @@ class _Mirror:
         ]
 
     def check_safety(self) -> None:
-        """Refuse a list that would wipe the firm: empty, or archiving too large a share.
-
-        XPM answering OK with a fraction of the practice (a permission change, an outage on
-        Xero's side) must not archive a firm's clients overnight; an admin decides instead.
-        """
+        """Refuse a list that would wipe the firm (see ``safety``)."""
         synced = sum(1 for _pk, is_archived, *_ in self.clients.values() if not is_archived)
         would_archive = self.counts["clients_archived"] + len(self._unlisted())
-        too_many = would_archive >= settings.XPM_HOLD_MIN_CLIENTS and (
-            would_archive > settings.XPM_HOLD_SHARE * synced
-        )
-        if synced and (self.listed_active == 0 or too_many):
-            raise HeldForReview(
-                listed=self.listed_active, synced=synced, would_archive=would_archive
-            )
+        safety.check(listed=self.listed_active, synced=synced, would_archive=would_archive)
 
     def archive_unlisted(self) -> None:
         """Archive the XPM clients the list no longer has (XPM deleted them)."""
@@ -391,3 +384,5 @@ class _Mirror:
                 is_archived=True, updated_at=self.now, last_synced_at=self.now
             )
         self.counts["clients_archived"] += len(gone)
+        self.timeline.archived(gone)
+        self.timeline.flush()

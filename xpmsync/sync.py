@@ -23,9 +23,10 @@ from accounts import audit
 from accounts.models import AuditEvent
 
 from . import api, credentials, progress
-from .mirror import Applied, HeldForReview, SyncAborted, apply_records
+from .mirror import Applied, SyncAborted, apply_records
 from .models import SyncRun, XpmConnection
 from .parse import XpmResponseError, parse_client_list
+from .safety import HeldForReview
 from .summary import send_summary
 from .tokens import TokenUnreadable
 
@@ -99,6 +100,7 @@ def run_sync(run_id: int, firm_id: int) -> SyncRun | None:
     finally:
         progress.clear(run.pk)
         _notify(run)
+        _record_outcome(run)
     return run
 
 
@@ -195,6 +197,33 @@ def finish(run: SyncRun, status: str, **fields) -> None:
             "status", "finished_at", "lease_expires_at", "api_calls", "rate_limits", *fields,
         ]
     )  # fmt: skip
+
+
+def _record_outcome(run: SyncRun) -> None:
+    """A finished or failed run appears in the firm's audit log (a held one was logged already)."""
+    if run.status == SyncRun.Status.SUCCEEDED:
+        changes = ", ".join(
+            f"{run.count(name)} {label}" for name, label in _LOGGED_COUNTS if run.count(name)
+        )
+        detail = f"{run.get_trigger_display()}: {changes or 'no changes'}"
+        audit.record(
+            run.firm, AuditEvent.Action.XPM_SYNC_SUCCEEDED, actor=run.requested_by, detail=detail
+        )
+    elif run.status == SyncRun.Status.FAILED:
+        detail = f"{run.get_trigger_display()}: {run.error}"
+        audit.record(
+            run.firm, AuditEvent.Action.XPM_SYNC_FAILED, actor=run.requested_by, detail=detail
+        )
+
+
+_LOGGED_COUNTS = (
+    ("clients_created", "new clients"),
+    ("clients_updated", "clients updated"),
+    ("clients_archived", "archived"),
+    ("clients_restored", "restored"),
+    ("contacts_created", "new contacts"),
+    ("contacts_updated", "contacts updated"),
+)
 
 
 def _notify(run: SyncRun) -> None:

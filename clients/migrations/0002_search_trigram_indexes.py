@@ -26,7 +26,7 @@ def create_indexes(apps, schema_editor):
             f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table}" '
             f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops) '
             # A sync's new rows wait in a pending list merged in one pass after the sync
-            # (xpmsync.sync._settle_after_big_sync), not merged 4 MB at a time as they arrive.
+            # (xpmsync.bulk.settle), not merged 4 MB at a time as they arrive.
             "WITH (gin_pending_list_limit = 65536)"
         )
 

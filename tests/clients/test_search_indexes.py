@@ -5,9 +5,9 @@ import importlib
 import pytest
 from django.db import connection
 
-from clients.models import Client
+from clients.models import Client, ClientContact, Contact
 from tests.factories import make_client
-from xpmsync import mirror
+from xpmsync import bulk
 
 migration = importlib.import_module("clients.migrations.0002_search_trigram_indexes")
 
@@ -26,7 +26,7 @@ def test_the_migration_creates_indexes_the_search_uses(firm_a):
             make_client(firm_a, f"Client {n:03}")
         make_client(firm_a, "Harbourline Logistics")
         # What a big sync does afterwards: merge the indexes' pending lists, refresh statistics.
-        mirror._settle_after_big_sync()
+        bulk.settle(Client, Contact, ClientContact)
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = Client.objects.filter(name__icontains="harbour").explain()
     assert "client_name_trgm_idx" in plan
