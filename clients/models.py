@@ -217,3 +217,51 @@ class ClientImport(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class Change(models.Model):
+    """One record's change on a client's timeline: which fields changed, from what to what, and
+    who or what changed them. A sync writes one row per client or contact it changed."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Added"
+        UPDATED = "updated", "Changed"
+        ARCHIVED = "archived", "Archived"
+        RESTORED = "restored", "Restored"
+
+    class Source(models.TextChoices):
+        XPM = "xpm", "XPM sync"
+        MANUAL = "manual", "Edited in the portal"
+        CSV = "csv", "CSV import"
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
+    # One of the two: a client's own change, or a contact's (shown on each of its clients).
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="changes"
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="changes"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    # The XPM sync run that made it (a plain id: clients does not depend on xpmsync).
+    sync_run_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    # {field name: [old value, new value]}; empty for additions, archiving and restoring.
+    changes = models.JSONField(default=dict, blank=True)
+
+    objects = FirmScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [
+            models.Index(fields=["firm", "client", "-changed_at"]),
+            models.Index(fields=["firm", "contact", "-changed_at"]),
+            models.Index(fields=["firm", "changed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.get_source_display()})"
