@@ -1,9 +1,11 @@
+from zoneinfo import available_timezones
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.http import HttpRequest
 
 from . import credentials
-from .models import AuditEvent, User
+from .models import AuditEvent, Firm, User
 
 
 class LoginForm(AuthenticationForm):
@@ -43,11 +45,65 @@ class LoginForm(AuthenticationForm):
 
 
 class AuditFilterForm(forms.Form):
+    """The audit log's filters: event, who did it, and a date range in the firm's time zone."""
+
     action = forms.ChoiceField(
         label="Event",
         required=False,
-        choices=[("", "All events"), *AuditEvent.Action.choices],
+        choices=[("", "All events"), *sorted(AuditEvent.Action.choices, key=lambda c: c[1])],
     )
+    actor = forms.ChoiceField(label="Who", required=False)
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    SYSTEM = "system"
+
+    def __init__(self, *args, firm: Firm, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        people = User.objects.for_firm(firm).order_by("first_name", "last_name", "email")
+        self.fields["actor"].choices = [
+            ("", "Anyone"),
+            (self.SYSTEM, "The portal (no one signed in)"),
+            *((str(person.pk), _person_label(person)) for person in people),
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return cleaned
+
+    @property
+    def is_filtered(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.fields)
+
+
+def _person_label(person: User) -> str:
+    name = person.get_full_name()
+    return f"{name} ({person.email})" if name else person.email
+
+
+class FirmTimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label="Your firm's time zone",
+        help_text="Every date and time in the portal is shown in this zone.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name.replace("_", " ")) for name in _zones()]
+
+
+def _zones() -> list[str]:
+    # The IANA zones, Australia's and New Zealand's first: most firms are there.
+    zones = sorted(available_timezones() - {"Factory", "localtime"})
+    first = [zone for zone in zones if zone.startswith(("Australia/", "Pacific/Auckland"))]
+    return first + [zone for zone in zones if zone not in first]
 
 
 class UserSearchForm(forms.Form):
@@ -262,3 +318,21 @@ class PasswordAndCodeForm(PasswordCheckMixin, forms.Form):
 
 class MfaPolicyForm(forms.Form):
     required = forms.BooleanField(label="Require MFA for everyone", required=False)
+
+
+class PasskeyNameForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=64,
+        help_text="Something you will recognise, such as “Work laptop” or “Blue YubiKey”.",
+    )
+
+
+class UserMfaFilterForm(forms.Form):
+    """Manage Users' filter: everyone, or only the users without MFA."""
+
+    mfa = forms.ChoiceField(
+        label="Show",
+        required=False,
+        choices=[("", "All users"), ("missing", "MFA not set up")],
+    )

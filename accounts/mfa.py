@@ -1,4 +1,7 @@
-"""TOTP multi-factor authentication: enrolment, verification, backup codes, disable and reset.
+"""Multi-factor authentication: TOTP enrolment and codes, backup codes, disable and reset.
+
+A user's second factors are their authenticator app (one TOTP device) and their passkeys
+(django-otp-webauthn devices, see ``passkeys.py``); any one of them means the user has MFA.
 
 Every code check runs inside a transaction holding a row lock on the user's TOTP device, so one
 code is accepted once even under parallel requests, and parallel wrong guesses cannot slip past
@@ -16,14 +19,15 @@ import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from gapportal.mail import send_templated_email
 
-from . import audit, monitoring
-from .models import AuditEvent, BackupCode, User
+from . import audit, monitoring, throttle
+from .models import AuditEvent, BackupCode, Firm, User
 
 BACKUP_CODE_COUNT = 10
 # 24 base32 characters: 120 random bits, enough to store as a plain SHA-256 (ASVS 6.5).
@@ -36,12 +40,38 @@ class CodeRefused(Exception):
 
 @dataclass(frozen=True)
 class Verification:
-    device: TOTPDevice
+    device: TOTPDevice | WebAuthnCredential
     used_backup_code: bool
 
 
 def has_mfa(user: User) -> bool:
+    """Whether the user has a second factor: an authenticator app or a passkey."""
+    return has_authenticator_app(user) or _passkeys(user).exists()
+
+
+def has_authenticator_app(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def _passkeys(user: User):
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True)
+
+
+def factor_count(user: User) -> int:
+    """How many second factors the user has: the authenticator app and each passkey."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).count() + _passkeys(user).count()
+
+
+def users_without_mfa(firm: Firm) -> QuerySet[User]:
+    """Active users of ``firm`` with neither an authenticator app nor a passkey."""
+    return User.objects.for_firm(firm).filter(is_active=True).exclude(has_mfa_condition())
+
+
+def has_mfa_condition() -> Q:
+    """A filter on users: those with a second factor (``exclude()`` it for those without)."""
+    return Q(Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))) | Q(
+        Exists(WebAuthnCredential.objects.filter(user=OuterRef("pk"), confirmed=True))
+    )
 
 
 def confirmed_device(user: User) -> TOTPDevice | None:
@@ -97,6 +127,7 @@ def confirm_enrolment(user: User, code: str, *, ip: str = "") -> list[str]:
         # be replayed at the next login.
         accepted = device.verify_token(_digits(code))
         if accepted:
+            # An earlier authenticator app is replaced; passkeys stay.
             TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
@@ -119,11 +150,13 @@ def verify(user: User, code: str, *, ip: str = "") -> Verification:
     """Check a 6-digit code or a backup code for ``user``; raises CodeRefused when wrong.
 
     ``ip``, the client's address, goes into the alert raised when wrong codes keep coming.
+    A user with passkeys but no authenticator app can use a backup code; the device returned
+    is then the passkey to mark the session verified with.
     """
     with transaction.atomic():
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
         if device is None:
-            raise CodeRefused("Multi-factor authentication is not set up for this account.")
+            return _verify_backup_code_only(user, code, ip=ip)
         if not device.verify_is_allowed()[0]:
             raise CodeRefused(_refusal(device))
         normalised = _normalise_backup_code(code)
@@ -137,6 +170,29 @@ def verify(user: User, code: str, *, ip: str = "") -> Verification:
     # Raised outside the transaction, so the failure count it recorded is kept.
     _alert_if_repeated(user, device, ip)
     raise CodeRefused(WRONG_CODE)
+
+
+def _verify_backup_code_only(user: User, code: str, *, ip: str) -> Verification:
+    # No TOTP device to hold the failure count: the password throttle's counters do, under a
+    # key of their own (counted before the check, so parallel guesses are counted too).
+    passkey = _passkeys(user).first()
+    if passkey is None:
+        raise CodeRefused("Multi-factor authentication is not set up for this account.")
+    try:
+        attempt = throttle.count_attempt(f"backup-code:{user.pk}", ip)
+    except throttle.Throttled:
+        raise CodeRefused(BACKUP_CODE_THROTTLED) from None
+    normalised = _normalise_backup_code(code)
+    if len(normalised) == _BACKUP_CODE_CHARS and _use_backup_code(user, normalised):
+        attempt.succeeded()
+        return Verification(passkey, used_backup_code=True)
+    if attempt.locks_account:
+        monitoring.repeated_failures(user, what="codes", account=user.email, ip=ip)
+    raise CodeRefused(WRONG_BACKUP_CODE)
+
+
+WRONG_BACKUP_CODE = "That backup code is not right, or it was used already."
+BACKUP_CODE_THROTTLED = "Too many wrong codes. Wait 15 minutes and try again."
 
 
 def _alert_if_repeated(user: User, device: TOTPDevice, ip: str) -> None:
@@ -209,6 +265,17 @@ def regenerate_backup_codes(user: User) -> list[str]:
     return codes
 
 
+def issue_backup_codes(user: User) -> list[str]:
+    """Backup codes for a user whose first factor is a passkey, shown to them once."""
+    with transaction.atomic():
+        return _replace_backup_codes(user)
+
+
+def end_all_sessions_after_enrolment(user: User) -> None:
+    """Every session of the user ends (the caller keeps its own); any reset is satisfied."""
+    _end_all_sessions(user, must_enrol=False)
+
+
 def unused_backup_code_count(user: User) -> int:
     return BackupCode.objects.unused().filter(user=user).count()
 
@@ -226,7 +293,8 @@ def disable(user: User) -> None:
 
 
 def reset(user: User, *, by: User) -> None:
-    """An admin's reset: devices and codes removed, sessions ended, enrolment required."""
+    """An admin's reset: the authenticator app, passkeys and backup codes removed, sessions
+    ended, enrolment required."""
     with transaction.atomic():
         _remove_mfa(user)
         _end_all_sessions(user, must_enrol=True)
@@ -236,6 +304,7 @@ def reset(user: User, *, by: User) -> None:
 
 def _remove_mfa(user: User) -> None:
     TOTPDevice.objects.filter(user=user).delete()
+    WebAuthnCredential.objects.filter(user=user).delete()
     BackupCode.objects.filter(user=user).delete()
 
 

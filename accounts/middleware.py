@@ -48,10 +48,26 @@ class SessionLifetimeMiddleware:
         return redirect(settings.LOGIN_URL)
 
 
-# What a user may reach before their session is verified with a code.
-VERIFY_ALLOWED = {"accounts:mfa-verify", "accounts:logout"}
-# What a user who must enrol may reach before enrolling.
-ENROL_ALLOWED = {"accounts:mfa", "accounts:logout", "accounts:password-change", "help"}
+# What a user may reach before their session is verified with a code or a passkey.
+VERIFY_ALLOWED = {
+    "accounts:mfa-verify",
+    "accounts:logout",
+    "accounts:passkey-auth-begin",
+    "accounts:passkey-auth-complete",
+    "accounts:passkey-strings",
+}
+# What a user who must enrol may reach before enrolling (a passkey needs the password again
+# when the login was long ago: "Confirm it's you").
+ENROL_ALLOWED = {
+    "accounts:mfa",
+    "accounts:logout",
+    "accounts:password-change",
+    "help",
+    "accounts:sudo-confirm",
+    "accounts:passkey-register-begin",
+    "accounts:passkey-register-complete",
+    "accounts:passkey-strings",
+}
 
 
 class MfaEnforcementMiddleware:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+
+DEFAULT_TIME_ZONE = "Australia/Sydney"
 
 
 class FirmScopedQuerySet(models.QuerySet):
@@ -12,6 +16,10 @@ class FirmScopedQuerySet(models.QuerySet):
 
     def for_firm(self, firm: Firm):
         return self.filter(firm=firm)
+
+
+# The XPM connection states in which a firm counts as connected (and so requires MFA).
+CONNECTED_XPM_STATUSES = ("active", "needs_reconnect", "needs_attention")
 
 
 class Firm(models.Model):
@@ -25,6 +33,12 @@ class Firm(models.Model):
         "require MFA for everyone",
         default=False,
         help_text="Switched on by a firm admin; XPM connections require MFA regardless.",
+    )
+    # Every date and time the firm's users see is shown in this zone (see FirmTimeZoneMiddleware).
+    time_zone = models.CharField(
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        help_text="Dates and times in the portal and its emails are shown in this zone.",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -44,11 +58,19 @@ class Firm(models.Model):
         # Queried afresh each time: a connection made in another request counts at once.
         return Firm.objects.filter(
             pk=self.pk,
-            xpm_connection__status__in=("active", "needs_reconnect", "needs_attention"),
+            xpm_connection__status__in=CONNECTED_XPM_STATUSES,
         ).exists()
 
     def active_user_count(self) -> int:
+        """Seats used: every active user, including those invited who have not signed in yet."""
         return self.users.filter(is_active=True).count()
+
+    @property
+    def zoneinfo(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            return ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 class UserManager(BaseUserManager.from_queryset(FirmScopedQuerySet)):  # type: ignore[misc]
@@ -152,6 +174,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.first_name or self.email
 
     @property
+    def is_invited(self) -> bool:
+        """Invited but has never chosen a password, so has never signed in."""
+        return self.firm_id is not None and not self.has_usable_password()
+
+    @property
     def is_firm_admin(self) -> bool:
         return self.firm_id is not None and self.role == self.Role.ADMIN
 
@@ -200,6 +227,10 @@ class AuditEvent(models.Model):
         MFA_DISABLED = "mfa_disabled", "MFA disabled"
         MFA_RESET = "mfa_reset", "MFA reset by an admin"
         BACKUP_CODES_ISSUED = "backup_codes_issued", "New backup codes"
+        PASSKEY_ADDED = "passkey_added", "Passkey added"
+        PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
+        MFA_REMINDER_SENT = "mfa_reminder_sent", "MFA reminder sent"
+        MFA_DIGEST_SENT = "mfa_digest_sent", "MFA digest sent to an admin"
         MFA_POLICY_CHANGED = "mfa_policy_changed", "MFA policy changed"
         XPM_CONNECTED = "xpm_connected", "Connected to Xero Practice Manager"
         XPM_DISCONNECTED = "xpm_disconnected", "Disconnected from Xero Practice Manager"
@@ -207,8 +238,11 @@ class AuditEvent(models.Model):
         XPM_CALL_FAILED = "xpm_call_failed", "A call to Xero failed"
         XPM_SYNC_HELD = "xpm_sync_held", "XPM sync held for review"
         XPM_SYNC_REVIEWED = "xpm_sync_reviewed", "Held XPM sync reviewed"
+        XPM_SYNC_SUCCEEDED = "xpm_sync_succeeded", "XPM sync finished"
+        XPM_SYNC_FAILED = "xpm_sync_failed", "XPM sync failed"
         CSV_IMPORTED = "csv_imported", "Clients imported from CSV"
         USER_INVITED = "user_invited", "User invited"
+        INVITATION_RESENT = "invitation_resent", "Invitation sent again"
         USER_CHANGED = "user_changed", "User changed"
         USER_DELETED = "user_deleted", "User deleted"
 
@@ -231,6 +265,27 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.actor_email or 'system'}"
+
+    @property
+    def detail_display(self) -> str:
+        """The detail in plain words; user changes logged before they were phrased as such
+        ("bob@…: is_active, role") are translated."""
+        if self.action != self.Action.USER_CHANGED or ": " not in self.detail:
+            return self.detail
+        email, _, changed = self.detail.partition(": ")
+        names = [name.strip() for name in changed.split(",")]
+        if not all(name in _LEGACY_FIELD_LABELS for name in names):
+            return self.detail
+        return f"{email}: {', '.join(_LEGACY_FIELD_LABELS[name] for name in names)}"
+
+
+_LEGACY_FIELD_LABELS = {
+    "first_name": "First name changed",
+    "last_name": "Last name changed",
+    "email": "Email address changed",
+    "role": "Role changed",
+    "is_active": "Active or deactivated",
+}
 
 
 class BackupCodeQuerySet(models.QuerySet["BackupCode"]):
@@ -276,3 +331,36 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session of {self.user}"
+
+
+class MfaReminder(models.Model):
+    """An email that asked a user to set up MFA, or told an admin who has not.
+
+    Rows are written before the email goes out, and a scheduled email claims a unique ``slot``
+    (``auto-2`` for a user's second automatic reminder, ``digest-2026-W07`` for an admin's
+    digest of that week), so a task that runs twice sends nothing twice.
+    """
+
+    class Kind(models.TextChoices):
+        START = "start", "The requirement started"
+        SCHEDULED = "scheduled", "Scheduled reminder"
+        MANUAL = "manual", "Sent by an admin"
+        DIGEST = "digest", "Weekly digest to an admin"
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="mfa_reminders")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mfa_reminders")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # NULL, not "", for unscheduled emails: NULLs never collide in the unique constraint.
+    slot = models.CharField(max_length=40, null=True, blank=True)  # noqa: DJ001
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    objects = FirmScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "slot"], name="mfa_reminder_slot_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.user}"

@@ -3,26 +3,17 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
-from django.urls import reverse
-from django_otp.plugins.otp_totp.models import TOTPDevice
-
-from gapportal.mail import send_templated_email
 
 from . import audit
 from .mfa import has_mfa
-from .models import AuditEvent, Firm, User
+from .mfa import users_without_mfa as users_without_mfa
+from .models import AuditEvent, Firm, MfaReminder, User
+from .reminders import send_reminders
 
 
 class PolicyChangeRefused(Exception):
     """A policy change the rules do not allow; the message says why."""
-
-
-def users_without_mfa(firm: Firm):
-    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
-    return User.objects.for_firm(firm).filter(is_active=True).exclude(Exists(confirmed))
 
 
 @contextmanager
@@ -40,11 +31,7 @@ def tracking_mfa_requirement(firm: Firm) -> Iterator[None]:
 
 def send_mfa_reminders(firm: Firm) -> int:
     """Email every active user of ``firm`` without MFA a link to Configure MFA."""
-    url = settings.SITE_URL + reverse("accounts:mfa")
-    users = list(users_without_mfa(firm))
-    for user in users:
-        send_templated_email("mfa_reminder", [user.email], {"user": user, "firm": firm, "url": url})
-    return len(users)
+    return send_reminders(firm, users_without_mfa(firm), kind=MfaReminder.Kind.START)
 
 
 def set_required_by_admin(firm: Firm, required: bool, *, by: User) -> None:

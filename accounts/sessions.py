@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.models import Device
 
 from . import audit
 from .models import AuditEvent, User, UserSession
@@ -46,11 +46,11 @@ def password_entered_recently(request: HttpRequest) -> bool:
     return time.time() - entered_at < settings.RECENT_PASSWORD_SECONDS
 
 
-def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
-    """Record the second factor, with a new session key and CSRF token.
+def mark_verified(request: HttpRequest, device: Device) -> None:
+    """Record the second factor (a code or a passkey), with a new session key and CSRF token.
 
     django-otp's login() keeps the session key, which would let a key planted before the
-    second factor survive it.
+    second factor survive it; django-otp-webauthn's views call it the same way.
     """
     otp_login(request, device)
     request.session.cycle_key()

@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts.middleware import ENROL_ALLOWED, VERIFY_ALLOWED
 from accounts.models import User, UserSession
 from clients.models import Client, ClientImport
+from tests.passkeys import make_passkey
 from tests.totp import make_device
 
 # URLs anyone may open without logging in.
@@ -28,6 +29,7 @@ ADMIN_URL_NAMES = {
     "accounts:user-reset-mfa",
     "accounts:user-sessions-end",
     "accounts:mfa-policy",
+    "accounts:mfa-reminders-send",
     "clients:manage-clients",
     "clients:client-archive",
     "clients:client-delete",
@@ -95,6 +97,8 @@ def _alice_objects(alice, bob, record):
         "accounts:user-reset-mfa": bob.pk,
         "accounts:user-sessions-end": bob.pk,
         "accounts:session-end": UserSession.objects.create(user=bob, session_key="b" * 32).pk,
+        "accounts:passkey-name": make_passkey(bob).pk,
+        "accounts:passkey-remove": make_passkey(bob).pk,
     }
     for name in ("detail", "contacts", "edit", "archive", "delete", "email"):
         objects[f"clients:client-{name}"] = record.pk
@@ -172,6 +176,12 @@ STATE_CHANGING_URL_NAMES = {
     "accounts:email-change",
     "accounts:mfa-backup-codes",
     "accounts:mfa-disable",
+    "accounts:passkey-remove",
+    "accounts:mfa-reminders-send",
+    "accounts:passkey-register-begin",
+    "accounts:passkey-register-complete",
+    "accounts:passkey-auth-begin",
+    "accounts:passkey-auth-complete",
     "accounts:user-delete",
     "accounts:user-reset-mfa",
     "accounts:user-sessions-end",

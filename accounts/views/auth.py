@@ -14,11 +14,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from gapportal.mail import send_templated_email
 
-from .. import audit, mfa
+from .. import audit, mfa, passkeys
 from ..forms import CodeForm, LoginForm, NewPasswordForm
 from ..models import AuditEvent
 from ..sessions import mark_verified, note_password_entered, safe_next_url
 from ..throttle import client_ip
+from .passkeys import passkey_config
 
 
 class LoginView(auth_views.LoginView):
@@ -64,9 +65,14 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
                     "Multi-factor authentication.",
                 )
             return redirect(safe_next_url(request))
-    return render(
-        request, "accounts/mfa_verify.html", {"form": form, "next": safe_next_url(request)}
-    )
+    context = {
+        "form": form,
+        "next": safe_next_url(request),
+        "has_passkey": passkeys.has_passkey(request.user),
+        "has_app": mfa.has_authenticator_app(request.user),
+        "passkey_config": passkey_config(request),
+    }
+    return render(request, "accounts/mfa_verify.html", context)
 
 
 def _audit(request: HttpRequest, action: str) -> None:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from gapportal.mail import send_templated_email
 
-from .. import audit, mfa
+from .. import audit, mfa, passkeys
 from ..access import firm_member_required
 from ..forms import (
     EmailChangeForm,
@@ -29,8 +29,10 @@ from ..sessions import (
     password_entered_recently,
     safe_next_url,
 )
+from ..sudo import is_sudo
 from ..throttle import client_ip
 from ..users import change_email
+from .passkeys import BACKUP_CODES_DUE, passkey_config, show_first_backup_codes
 
 
 @firm_member_required
@@ -87,7 +89,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 def mfa_settings(request: HttpRequest) -> HttpResponse:
     """Configure MFA: enrol when the user has none, otherwise its status and actions."""
     user = request.user
-    if mfa.has_mfa(user):
+    if request.session.pop(BACKUP_CODES_DUE, False):
+        # A first passkey whose naming page was skipped: its backup codes are still unseen.
+        return show_first_backup_codes(request)
+    adding_app = request.GET.get("add") == "app" and not mfa.has_authenticator_app(user)
+    if mfa.has_mfa(user) and not adding_app:
         return _status(request)
     form = EnrolForm(
         request.POST or None,
@@ -106,8 +112,13 @@ def mfa_settings(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "qr_svg": mfa.qr_code_svg(device),
+        # A phone cannot scan its own screen: the same otpauth:// address opens the app directly.
+        "otpauth_url": device.config_url,
         "secret": mfa.secret_for_display(device),
         "next": safe_next_url(request),
+        "adding_app": adding_app,
+        "can_add_passkey": is_sudo(request),
+        "passkey_config": passkey_config(request),
     }
     return render(request, "accounts/mfa_enrol.html", context)
 
@@ -181,6 +192,11 @@ def _password_and_code_ok(request: HttpRequest, form: PasswordAndCodeForm) -> bo
 def _status(request: HttpRequest, **forms: PasswordAndCodeForm) -> HttpResponse:
     user = request.user
     context = {
+        "has_app": mfa.has_authenticator_app(user),
+        "passkeys": passkeys.passkeys_of(user),
+        "can_add_passkey": is_sudo(request),
+        "max_passkeys": passkeys.MAX_PASSKEYS,
+        "passkey_config": passkey_config(request),
         "codes_left": mfa.unused_backup_code_count(user),
         "backup_form": forms.get("backup_form") or PasswordAndCodeForm(user=user, prefix="backup"),
         "disable_form": forms.get("disable_form")

@@ -2,18 +2,27 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .. import mfa, policy
 from ..access import firm_admin_required, get_firm, get_user_for_admin
-from ..forms import AuditFilterForm, MfaPolicyForm, UserForm, UserSearchForm
-from ..models import AuditEvent, User
+from ..firm_settings import set_time_zone
+from ..forms import FirmTimeZoneForm, MfaPolicyForm, UserForm, UserSearchForm
+from ..models import User
 from ..sudo import confirm_first, is_sudo, redirect_to_confirm
-from ..users import UserChangeRefused, delete_user, invite_user, update_user
+from ..users import (
+    UserChangeRefused,
+    UserUpdate,
+    delete_user,
+    invite_user,
+    resend_invitation,
+    seat_use,
+    update_user,
+)
+from .mfa_rollout import filter_by_mfa, with_factors
 
 # Edits that need sudo mode: a role, deactivation, or the address a password reset goes to.
 SUDO_FIELDS = {"role", "is_active", "email"}
@@ -23,25 +32,40 @@ SUDO_FIELDS = {"role", "is_active", "email"}
 def user_list(request: HttpRequest) -> HttpResponse:
     firm = get_firm(request)
     search = UserSearchForm(request.GET)
-    users = User.objects.for_firm(firm).annotate(
-        has_mfa=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
-    )
+    users = with_factors(User.objects.for_firm(firm))
     if search.is_valid() and (q := search.cleaned_data["q"]):
         users = users.filter(
             Q(first_name__icontains=q) | Q(last_name__icontains=q) | Q(email__icontains=q)
         )
+    users, mfa_filter = filter_by_mfa(users, request.GET)
     context = {
         "page": Paginator(users, 50).get_page(request.GET.get("page")),
         "search": search,
+        "mfa_filter": mfa_filter,
         "firm": firm,
-        "seats_used": firm.active_user_count(),
-        "policy_form": MfaPolicyForm(initial={"required": firm.is_mfa_required_by_admin}),
+        "seats": seat_use(firm),
+        "policy_form": _policy_form(firm),
+        "time_zone_form": FirmTimeZoneForm(initial={"time_zone": firm.time_zone}),
     }
     return render(request, "accounts/user_list.html", context)
 
 
+def _policy_form(firm) -> MfaPolicyForm:
+    """Ticked and locked while an XPM connection requires MFA whatever the admin chose."""
+    if not firm.is_connected_to_xpm:
+        return MfaPolicyForm(initial={"required": firm.is_mfa_required_by_admin})
+    form = MfaPolicyForm(initial={"required": True})
+    form.fields["required"].disabled = True
+    form.fields["required"].help_text = (
+        "Locked on: your firm is connected to Xero Practice Manager, and Xero requires MFA for "
+        "everyone who can see its data. It unlocks if you disconnect."
+    )
+    return form
+
+
 @firm_admin_required
 def user_add(request: HttpRequest) -> HttpResponse:
+    seats = seat_use(get_firm(request))
     form = UserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -53,7 +77,7 @@ def user_add(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"{user} was added and emailed an invitation.")
             return redirect("accounts:user-list")
-    return render(request, "accounts/user_form.html", {"form": form})
+    return render(request, "accounts/user_form.html", {"form": form, "seats": seats})
 
 
 @firm_admin_required
@@ -65,11 +89,13 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if SUDO_FIELDS.intersection(form.changed_data) and not is_sudo(request):
             return redirect_to_confirm(request, request.path)
         try:
-            update_user(form.instance, by=request.user, changed=form.changed_data, request=request)
+            update = update_user(
+                form.instance, by=request.user, changed=form.changed_data, request=request
+            )
         except UserChangeRefused as refused:
             form.add_error(None, refused)
         else:
-            messages.success(request, f"{user} was updated.")
+            messages.success(request, _update_message(update))
             return redirect("accounts:user-list")
     context = {
         "form": form,
@@ -78,6 +104,45 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "subject_is_admin": was_admin,
     }
     return render(request, "accounts/user_form.html", context)
+
+
+def _update_message(update: UserUpdate) -> str:
+    user = update.user
+    if update.deactivated:
+        return (
+            f"{user} was deactivated and signed out everywhere. They can no longer log in, and "
+            "their seat is free."
+        )
+    if update.reactivated:
+        return f"{user} was reactivated and can log in again."
+    if not update.changes:
+        return f"Nothing changed for {user}."
+    return f"{user}: {'; '.join(update.changes)}."
+
+
+@require_POST
+@firm_admin_required
+def user_resend_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    user = get_user_for_admin(request, pk)
+    try:
+        resend_invitation(user, by=request.user, request=request)
+    except UserChangeRefused as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, f"A new invitation was emailed to {user.email}.")
+    return redirect("accounts:user-list")
+
+
+@require_POST
+@firm_admin_required
+def firm_time_zone(request: HttpRequest) -> HttpResponse:
+    form = FirmTimeZoneForm(request.POST)
+    if form.is_valid():
+        set_time_zone(get_firm(request), form.cleaned_data["time_zone"], by=request.user)
+        messages.success(request, f"Times are now shown in {form.cleaned_data['time_zone']}.")
+    else:
+        messages.error(request, "Choose a time zone from the list.")
+    return redirect("accounts:user-list")
 
 
 @require_POST
@@ -131,13 +196,3 @@ def mfa_policy(request: HttpRequest) -> HttpResponse:
             else "MFA is no longer required by your setting.",
         )
     return redirect("accounts:user-list")
-
-
-@firm_admin_required
-def audit_log(request: HttpRequest) -> HttpResponse:
-    events = AuditEvent.objects.for_firm(get_firm(request)).select_related("actor")
-    filter_form = AuditFilterForm(request.GET)
-    if filter_form.is_valid() and (action := filter_form.cleaned_data["action"]):
-        events = events.filter(action=action)
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "accounts/audit_log.html", {"page": page, "filter_form": filter_form})
