@@ -29,8 +29,9 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo "The Gap Portal is starting at http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)."
-	SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@# Served on 127.0.0.1 and opened as localhost: browsers refuse passkeys on a bare IP address.
+	@echo "The Gap Portal is starting at http://localhost:$(PORT)/ (Ctrl-C stops it)."
+	SITE_URL=$${SITE_URL:-http://localhost:$(PORT)} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: install tests/e2e/node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
