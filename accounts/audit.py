@@ -1,9 +1,17 @@
-"""Writing the audit log."""
+"""Writing the audit log, and reading it filtered (the log page and its CSV export)."""
 
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from .models import AuditEvent, Firm, User
 from .throttle import client_ip
+
+SYSTEM_ACTOR = "system"
 
 
 def record(
@@ -29,3 +37,55 @@ def record(
         detail=detail[:500],
         ip_address=ip_address or None,
     )
+
+
+def events_for(
+    firm: Firm,
+    *,
+    action: str = "",
+    actor: str = "",
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[AuditEvent]:
+    """The firm's events, newest first, filtered by event, by who (a user's id, or
+    ``"system"`` for events no one signed in caused) and by days in the firm's time zone
+    (``until`` included)."""
+    events = AuditEvent.objects.for_firm(firm).select_related("actor")
+    if action:
+        events = events.filter(action=action)
+    if actor == SYSTEM_ACTOR:
+        events = events.filter(actor__isnull=True, actor_email="")
+    elif actor:
+        events = events.filter(actor_id=actor)
+    zone = firm.zoneinfo
+    if since:
+        events = events.filter(created_at__gte=datetime.combine(since, time.min, tzinfo=zone))
+    if until:
+        next_day = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone)
+        events = events.filter(created_at__lt=next_day)
+    return events
+
+
+CSV_COLUMNS = ("When", "Time zone", "Event", "Who", "Details", "Address")
+
+
+def events_csv(firm: Firm, events: QuerySet[AuditEvent]) -> str:
+    """The events as CSV, times in the firm's zone; no cell can run as a spreadsheet formula."""
+    # Imported here: clients depends on accounts, not the other way round.
+    from clients.csv_import import neutralise
+
+    zone = firm.zoneinfo
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for event in events.iterator(chunk_size=1000):
+        row = (
+            timezone.localtime(event.created_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
+            firm.time_zone,
+            event.get_action_display(),
+            event.actor_email or "System",
+            event.detail_display,
+            event.ip_address or "",
+        )
+        writer.writerow([neutralise(str(cell)) for cell in row])
+    return buffer.getvalue()

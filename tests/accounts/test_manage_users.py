@@ -22,7 +22,7 @@ def test_alice_sees_her_firms_users_and_seat_count(alice_client, bob, carol):
     assert response.status_code == 200
     assert "bob@alpha.example.com" in content
     assert "carol@bravo.example.com" not in content
-    assert "2 of 5 users" in content
+    assert "2 of 5 seats used" in content
 
 
 def test_user_search_matches_name_and_email(alice_client, bob, firm_a):
