@@ -1,6 +1,7 @@
 """The Clients area: list, profile tabs, adding and editing by hand, archiving, emailing."""
 
 from email.utils import parseaddr
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -31,7 +32,8 @@ PAGE_SIZE = 25
 def client_list(request: HttpRequest) -> HttpResponse:
     firm = get_firm(request)
     search = ClientSearchForm(request.GET)
-    found = search_clients(firm, **search.criteria())
+    criteria = search.criteria()
+    found = search_clients(firm, **criteria)
     primary_links = ClientContact.objects.filter(is_primary=True).select_related("contact")
     clients = found.clients.prefetch_related(
         Prefetch("links", queryset=primary_links, to_attr="primary_links")
@@ -39,10 +41,33 @@ def client_list(request: HttpRequest) -> HttpResponse:
     paginator = FromEitherEndPaginator(clients, PAGE_SIZE, count=found.count)
     page = paginator.get_page(request.GET.get("page"))
     has_any = page.paginator.count > 0 or Client.objects.for_firm(firm).exists()
-    context = {"page": page, "search": search, "has_any_client": has_any}
+    context = {
+        "page": page,
+        "search": search,
+        "has_any_client": has_any,
+        "also_matching": _also_matching(found.elsewhere, criteria),
+    }
     if not has_any and not request.user.is_firm_admin:
         context["ask_admin"] = ask_admin(firm)
     return render(request, "clients/client_list.html", context)
+
+
+# What the list says of matches its filter hides: "1 prospect matches — show".
+_HIDDEN_MATCHES = {
+    "prospects": ("prospect matches", "prospects match"),
+    "archived": ("archived client matches", "archived clients match"),
+    "clients": ("current client matches", "current clients match"),
+}
+
+
+def _also_matching(elsewhere: dict[str, int], criteria: dict[str, str]) -> list[dict[str, str]]:
+    return [
+        {
+            "text": f"{count} {_HIDDEN_MATCHES[show][0 if count == 1 else 1]}",
+            "url": "?" + urlencode({**criteria, "show": show}),
+        }
+        for show, count in elsewhere.items()
+    ]
 
 
 @never_cache

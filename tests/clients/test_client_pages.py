@@ -91,6 +91,46 @@ def test_client_list_query_count_does_not_grow_with_rows(bob_client, firm_a):
     assert count_queries(bob_client, "/clients/?q=person") == few
 
 
+def test_a_search_that_also_matches_prospects_and_archived_clients_says_so(bob_client, firm_a):
+    make_client(firm_a, "Smith Joinery")
+    make_client(firm_a, "Smith Prospects Ltd", is_prospect=True)
+    make_client(firm_a, "Smith Old Ltd", is_archived=True)
+    make_client(firm_a, "Smith Older Ltd", is_archived=True)
+    page = bob_client.get("/clients/?q=smith").content.decode()
+    assert "Smith Joinery" in page and "Smith Prospects Ltd" not in page
+    assert (
+        '1 prospect matches — <a href="?q=smith&amp;show=prospects&amp;sort=name">show</a>' in page
+    )
+    assert (
+        '2 archived clients match — <a href="?q=smith&amp;show=archived&amp;sort=name">show</a>'
+        in page
+    )
+    prospects = bob_client.get("/clients/?q=smith&show=prospects&sort=name").content.decode()
+    assert "Smith Prospects Ltd" in prospects
+    assert "1 current client matches" in prospects and "2 archived clients match" in prospects
+    assert "match —" not in bob_client.get("/clients/?q=smith&show=all").content.decode()
+
+
+def test_a_search_matching_only_a_prospect_points_to_it(bob_client, firm_a):
+    make_client(firm_a, "Unrelated Ltd")
+    make_client(firm_a, "Greenfield Dental", is_prospect=True)
+    page = bob_client.get("/clients/?q=greenfield").content.decode()
+    assert "No clients match your search." in page
+    assert "1 prospect matches — <a" in page
+
+
+def test_the_hidden_matches_cost_no_query_however_many(
+    bob_client, firm_a, django_assert_max_num_queries
+):
+    make_client(firm_a, "Person Co")
+    few = count_queries(bob_client, "/clients/?q=person")
+    for n in range(30):
+        make_client(firm_a, f"Person {n:02}", is_prospect=n % 2 == 0, is_archived=n % 3 == 0)
+    with django_assert_max_num_queries(few):
+        page = bob_client.get("/clients/?q=person").content.decode()
+    assert "prospects match" in page and "archived clients match" in page
+
+
 def test_contacts_tab_lists_every_contact_with_the_primary_marked(bob_client, firm_a):
     client = make_client(firm_a, "Harbourline Logistics", source=Client.Source.XPM)
     add_contact(client, "Sarah-Jane Kowalski", salutation="Sarah-Jane", position="Director")

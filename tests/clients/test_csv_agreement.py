@@ -6,6 +6,16 @@ from clients.models import Client, ClientImport, Contact
 from tests.clients.test_csv_import import GOOD, HEADER, confirm, shown_plan, upload
 from tests.factories import add_contact, make_client
 
+
+def _line(*parts: str) -> str:
+    """A summary line as the page writes it: "<strong>2</strong> new clients · ..."."""
+    return " · ".join(parts)
+
+
+def _n(number: int, text: str) -> str:
+    return f"<strong>{number}</strong> {text}"
+
+
 REQUIRED = "Client Name,First Name,Last Name,Client Email\n"
 
 
@@ -38,12 +48,14 @@ def test_a_client_that_exists_with_another_email_is_an_error_not_a_new_client(bo
 def test_the_summary_counts_as_the_preview_did(bob_client):
     location, preview = _preview(bob_client, GOOD)
     assert (
-        "<strong>2</strong> new clients · <strong>0</strong> existing clients matched · <strong>3</strong> contacts to add"
+        _line(_n(2, "new clients"), _n(0, "existing clients matched"), _n(3, "contacts to add"))
         in preview.content.decode()
     )
     done = confirm(bob_client, location, follow=True).content.decode()
     assert (
-        "<strong>2</strong> new clients created · <strong>0</strong> existing clients matched · <strong>3</strong> contacts added"
+        _line(
+            _n(2, "new clients created"), _n(0, "existing clients matched"), _n(3, "contacts added")
+        )
         in done
     )
     assert ClientImport.objects.get().summary == {
@@ -62,13 +74,20 @@ def test_matched_clients_are_counted_apart_from_new_ones(bob_client, firm_a):
     location, preview = _preview(bob_client, GOOD)
     content = preview.content.decode()
     assert (
-        "<strong>1</strong> new client · <strong>1</strong> existing client matched · <strong>2</strong> contacts to add · <strong>1</strong> already there"
+        _line(
+            _n(1, "new client"),
+            _n(1, "existing client matched"),
+            _n(2, "contacts to add"),
+            _n(1, "already there"),
+        )
         in content
     )
     assert "Import 1 client and 2 contacts" in content
     done = confirm(bob_client, location, follow=True).content.decode()
     assert (
-        "<strong>1</strong> new client created · <strong>1</strong> existing client matched · <strong>2</strong> contacts added"
+        _line(
+            _n(1, "new client created"), _n(1, "existing client matched"), _n(2, "contacts added")
+        )
         in done
     )
 
@@ -148,8 +167,8 @@ def test_each_contacts_own_email_in_client_email_is_understood_and_said(bob_clie
 def test_differing_client_emails_beside_other_contact_emails_are_explained(bob_client):
     text = (
         HEADER
-        + "Harbourline Logistics,Robert,Tennant,accounts@harbourline.example.com,rob@h.example.com\n"
-        + "Harbourline Logistics,Amelia,Chen,other@harbourline.example.com,amelia@h.example.com\n"
+        + "Harbourline Logistics,Robert,Tennant,accounts@harbourline.example.com,rob@h.example\n"
+        + "Harbourline Logistics,Amelia,Chen,other@harbourline.example.com,amelia@h.example\n"
     )
     _location, page = _preview(bob_client, text)
     (error,) = page.context["plan"].errors

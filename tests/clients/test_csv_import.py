@@ -178,7 +178,7 @@ def test_row_errors_are_shown_and_nothing_is_imported(bob_client, row, problem):
     text = GOOD + row + "\n"
     preview, refused = _errors_for(bob_client, text)
     assert problem in preview
-    assert "<td>5</td>" in preview  # the bad row's line number
+    assert 'data-label="Line">5</td>' in preview  # the bad row's line number
     assert "Upload a corrected file" in preview
     assert "Nothing was imported: some rows need fixing" in refused.content.decode()
     assert Client.objects.count() == 0 and Contact.objects.count() == 0
