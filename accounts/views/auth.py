@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -111,9 +112,42 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 
 class InvitationAcceptView(PasswordResetConfirmView):
-    """An invited user chooses their first password through the reset-token machinery."""
+    """An invited user chooses their first password through the reset-token machinery, and is
+    signed in with it: no "your password was changed" alarm, no second trip through Log in.
+
+    The link still works once (the token depends on the password hash and last login), the
+    login rotates the session key and CSRF token, and a user who already has MFA goes to the
+    code step before anything else. A link used by someone who already had a password is a
+    password reset, and behaves as one.
+    """
 
     template_name = "accounts/invitation_accept.html"
+
+    def form_valid(self, form):
+        user = form.user
+        if user.has_usable_password():
+            return super().form_valid(form)
+        form.save()
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        if user.firm_id:
+            audit.record(
+                user.firm,
+                AuditEvent.Action.PASSWORD_CHANGED,
+                actor=user,
+                detail="First password, from the invitation",
+            )
+        # An admin may have deactivated them while the form was open.
+        if not type(user).objects.filter(pk=user.pk, is_active=True).exists():
+            return redirect("accounts:login")
+        auth_login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
+        note_password_entered(self.request)
+        if user.firm_id:
+            audit.record(user.firm, AuditEvent.Action.LOGIN, actor=user, request=self.request)
+        if mfa.has_mfa(user):
+            return redirect("accounts:mfa-verify")
+        if user.mfa_required:
+            return redirect("accounts:mfa")
+        return redirect(settings.LOGIN_REDIRECT_URL)
 
 
 def help_page(request: HttpRequest) -> HttpResponse:
