@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -193,6 +195,12 @@ class ClientContact(models.Model):
     def primary_chosen_by_rule(self) -> bool:
         return self.is_primary and not self.is_xpm_primary
 
+    @property
+    def is_portal_only(self) -> bool:
+        """A contact that only the portal has, on a client that comes from XPM (kept by a
+        merge): syncs leave it alone."""
+        return self.client.xpm_uuid is not None and self.contact.xpm_uuid is None
+
 
 class ClientImport(models.Model):
     """An uploaded CSV client list between its preview and its confirmation."""
@@ -265,3 +273,96 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.get_source_display()})"
+
+
+class DuplicatePair(models.Model):
+    """A client added by hand or by CSV that is probably the same as one from XPM.
+
+    Found after every sync and CSV import (``clients.duplicates.refresh_duplicates``) and kept
+    until the next look, a merge or a "Not the same" removes it.
+    """
+
+    class Confidence(models.TextChoices):
+        SAME = "same", "Same client"
+        LIKELY = "likely", "Likely the same"
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
+    # The client the portal made (by hand or CSV); it survives a merge.
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    xpm_client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    confidence = models.CharField(max_length=10, choices=Confidence.choices)
+    # Why, in plain words: "Same name", "Same email", "Similar name (82%)".
+    reasons = models.JSONField(default=list)
+    similarity = models.FloatField(default=0)
+    found_at = models.DateTimeField(default=timezone.now)
+
+    objects = FirmScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-similarity", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "xpm_client"], name="duplicate_pair_once"),
+        ]
+        indexes = [models.Index(fields=["firm", "confidence"], name="duplicate_firm_conf_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.client} / {self.xpm_client}"
+
+
+class DuplicateDismissal(models.Model):
+    """An admin's "Not the same": the pair is never proposed again."""
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    xpm_client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    decided_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    objects = FirmScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "xpm_client"], name="duplicate_dismissed_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} is not {self.xpm_client}"
+
+
+class ClientMerge(models.Model):
+    """One merge of a portal client with its XPM twin, with what undoing it needs.
+
+    ``snapshot`` holds both sides as they were (the client rows, their contact links, and the
+    portal's contacts that the merge removed as duplicates of XPM's), so the merge can be
+    undone for ``UNDO_DAYS`` and the audit log can point at both sides' values.
+    """
+
+    UNDO_DAYS = 30
+
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
+    # The surviving client: the portal's row, now carrying XPM's UUID and values.
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="merges")
+    client_name = models.CharField(max_length=255)
+    xpm_client_name = models.CharField(max_length=255)
+    snapshot = models.JSONField(default=dict)
+    merged_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    merged_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FirmScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.client_name} merged with {self.xpm_client_name}"
+
+    @property
+    def undo_until(self):
+        return self.merged_at + timedelta(days=self.UNDO_DAYS)
+
+    @property
+    def can_undo(self) -> bool:
+        return self.undone_at is None and timezone.now() < self.undo_until
