@@ -230,3 +230,33 @@ def test_the_passkey_pages_fit_a_phone(page_factory, site, staff):
     assert_fits(page)
     page.shot("use-your-passkey-375")
     page.problems.assert_none()
+
+
+def test_the_connect_dialog_shows_who_is_ready_and_sends_a_reminder(
+    page_factory, site, firm, admin, staff
+):
+    device = make_device(admin)
+    page = page_factory()
+    sign_in(page, site, admin)
+    page.get_by_label("Code").fill(code_for(device))
+    page.get_by_role("button", name="Verify").click()
+    page.goto(site + "/clients/manage/")
+    page.wait_for_load_state("load")
+    page.get_by_role("link", name="Xero Sync").click()
+    dialog = page.locator("#mfa-dialog")
+    dialog.wait_for(state="visible")
+    dialog.get_by_role("heading", name="1 of 2 users have MFA").wait_for()
+    assert "Sam Example" in dialog.inner_text()
+    assert_accessible(page, "The connect dialog with MFA readiness")
+    page.shot("readiness-dialog")
+    mail.outbox.clear()
+    dialog.get_by_role("button", name="Send reminder now").click()
+    page.get_by_text("Reminder sent to 1 user.").wait_for()
+    assert [m.to for m in mail.outbox] == [[staff.email]]
+    assert "/accounts/settings/mfa/" in mail.outbox[0].body
+
+    # The admin then continues, as before, to the Xero login.
+    page.get_by_role("link", name="Xero Sync").click()
+    page.locator("#mfa-dialog").get_by_role("button", name="Continue").click()
+    page.locator("#redirect-dialog").wait_for(state="visible")
+    page.problems.assert_none()
