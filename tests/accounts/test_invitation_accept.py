@@ -35,7 +35,8 @@ def test_the_invitation_of_a_firm_that_requires_mfa_says_so_and_why(verified, al
     assert (
         "Alpha Accounting requires multi-factor authentication (MFA) because it is connected to "
         "Xero Practice Manager, which Xero requires to keep client data safe, so right after "
-        "choosing your password you will set up an authenticator app on your phone"
+        "choosing your password you will set up a second factor: an authenticator app on your "
+        "phone, or a passkey."
     ) in sentence
 
 
