@@ -147,6 +147,7 @@ def test_deleting_a_client_asks_first_naming_what_goes(alice_client, firm_a):
     page = alice_client.get(f"/clients/{client.pk}/").content.decode()
     assert 'data-opens="delete-client-dialog"' in page
     assert '<dialog id="delete-client-dialog"' in page
+    assert "js/dialogs.js" in page  # without it the button would delete at once
     assert "Old Mill Bakery and its 2 contacts are deleted from the portal for good" in page
     assert "archive it instead" in page
 
