@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -14,6 +14,7 @@ from django_otp_webauthn.models import WebAuthnCredential
 from .. import mfa, reminders
 from ..access import firm_admin_required, get_firm
 from ..forms import UserMfaFilterForm
+from ..http import AuthenticatedHttpRequest
 from ..models import BackupCode, Firm, User
 from ..sessions import safe_next_url
 
@@ -60,7 +61,7 @@ def readiness(firm: Firm) -> Readiness:
 
 @require_POST
 @firm_admin_required
-def mfa_reminders_send(request: HttpRequest) -> HttpResponse:
+def mfa_reminders_send(request: AuthenticatedHttpRequest) -> HttpResponse:
     """ "Send reminder now": email every user without MFA a link to set it up."""
     sent = reminders.send_reminders_now(get_firm(request), by=request.user)
     if sent:

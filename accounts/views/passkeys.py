@@ -19,7 +19,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,6 +31,7 @@ from django_otp_webauthn.utils import rewrite_exceptions
 
 from .. import audit, mfa, passkeys, throttle
 from ..forms import PasskeyNameForm
+from ..http import AuthenticatedHttpRequest
 from ..models import AuditEvent
 from ..sessions import keep_only_this_session, mark_verified, safe_next_url
 from ..sudo import confirm_first, is_sudo, note_code_entered
@@ -60,7 +61,7 @@ class PasskeyThrottled(exceptions.OTPWebAuthnApiError):
 
 
 class _Registration:
-    request: HttpRequest
+    request: AuthenticatedHttpRequest  # type: ignore[assignment]
 
     def check_can_register(self) -> None:
         if not is_sudo(self.request):
@@ -133,19 +134,19 @@ class AuthenticationComplete(views.CompleteCredentialAuthenticationView):
         return safe_next_url(self.request)
 
 
-def _audit(request: HttpRequest, action: str, detail: str) -> None:
+def _audit(request: AuthenticatedHttpRequest, action: str, detail: str) -> None:
     if request.user.firm_id:
         audit.record(request.user.firm, action, actor=request.user, detail=detail, request=request)
 
 
-def _own_passkey(request: HttpRequest, pk: int) -> WebAuthnCredential:
+def _own_passkey(request: AuthenticatedHttpRequest, pk: int) -> WebAuthnCredential:
     """One of the signed-in user's own passkeys, or 404."""
     return get_object_or_404(passkeys.passkeys_of(request.user), pk=pk)
 
 
 @never_cache
 @login_required
-def passkey_name(request: HttpRequest, pk: int) -> HttpResponse:
+def passkey_name(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Name a passkey (straight after adding it, or later); then the first factor's codes."""
     device = _own_passkey(request, pk)
     form = PasskeyNameForm(request.POST or None, initial={"name": device.name})
@@ -159,7 +160,7 @@ def passkey_name(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/passkey_name.html", context)
 
 
-def show_first_backup_codes(request: HttpRequest) -> HttpResponse:
+def show_first_backup_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The backup codes of a user whose first factor is a passkey, issued now and shown once."""
     codes = mfa.issue_backup_codes(request.user)
     messages.success(request, "Multi-factor authentication is on. Other sessions were logged out.")
@@ -169,7 +170,7 @@ def show_first_backup_codes(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def passkey_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     device = _own_passkey(request, pk)
     if (confirm := confirm_first(request)) is not None:
         return confirm
@@ -182,7 +183,7 @@ def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("accounts:mfa")
 
 
-def passkey_config(request: HttpRequest) -> dict[str, str]:
+def passkey_config(request: AuthenticatedHttpRequest) -> dict[str, str]:
     """What django-otp-webauthn's scripts read from ``#otp_webauthn_config``."""
     return {
         "csrfToken": get_token(request),
