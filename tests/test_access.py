@@ -96,6 +96,7 @@ def _alice_objects(alice, bob, record):
         "accounts:user-delete": bob.pk,
         "accounts:user-reset-mfa": bob.pk,
         "accounts:user-sessions-end": bob.pk,
+        "accounts:user-resend-invitation": bob.pk,
         "accounts:session-end": UserSession.objects.create(user=bob, session_key="b" * 32).pk,
         "accounts:passkey-name": make_passkey(bob).pk,
         "accounts:passkey-remove": make_passkey(bob).pk,
