@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.access import get_firm
 
-from .models import Client
+from .models import Client, ClientMerge, DuplicatePair
 
 
 def get_client_for_user(request: HttpRequest, pk: int) -> Client:
@@ -20,3 +20,16 @@ def get_manual_client_for_admin(request: HttpRequest, pk: int) -> Client:
     if client.is_managed_by_xpm:
         raise PermissionDenied("Clients from Xero Practice Manager are archived and deleted there.")
     return client
+
+
+def get_pair_for_admin(request: HttpRequest, pk: int) -> DuplicatePair:
+    """A possible-duplicate pair of the admin's firm, or 404."""
+    return get_object_or_404(
+        DuplicatePair.objects.for_firm(get_firm(request)).select_related("client", "xpm_client"),
+        pk=pk,
+    )
+
+
+def get_merge_for_admin(request: HttpRequest, pk: int) -> ClientMerge:
+    """A merge made in the admin's firm, or 404."""
+    return get_object_or_404(ClientMerge.objects.for_firm(get_firm(request)), pk=pk)

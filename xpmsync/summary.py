@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import User
+from clients import health, worklist
 from gapportal.mail import send_templated_email
 
 from .models import SyncRun, XpmConnection
@@ -24,7 +25,8 @@ def recipients(run: SyncRun) -> list[User]:
     daily run fails or a run is held for review."""
     firm = run.firm
     admins = list(firm.users.filter(role=User.Role.ADMIN, is_active=True))
-    if run.trigger == SyncRun.Trigger.SCHEDULED and run.status == SyncRun.Status.FAILED:
+    scheduled = run.trigger in (SyncRun.Trigger.SCHEDULED, SyncRun.Trigger.QUICK)
+    if scheduled and run.status == SyncRun.Status.FAILED:
         return admins
     if run.status == SyncRun.Status.HELD:
         return admins  # any admin may decide, and each should know the clients were kept
@@ -39,8 +41,31 @@ def recipients(run: SyncRun) -> list[User]:
 def send_summary(run: SyncRun) -> None:
     page = "xpmsync:panel" if run.status == SyncRun.Status.HELD else "xpmsync:history"
     url = settings.SITE_URL + reverse(page)
+    context = {"run": run, "url": url}
+    if run.status == SyncRun.Status.SUCCEEDED:
+        context.update(check_clients(run))
     for user in recipients(run):
-        send_templated_email("sync_summary", [user.email], {"user": user, "run": run, "url": url})
+        send_templated_email("sync_summary", [user.email], {"user": user, **context})
+
+
+def check_clients(run: SyncRun) -> dict:
+    """After a successful run: look for possible duplicates (their count is kept on the run,
+    for the panel) and count what XPM is missing, with the pages that list them."""
+    found = health.after_change(run.firm)
+    if found is not None and run.counts.get("possible_duplicates") != found:
+        run.counts = {**run.counts, "possible_duplicates": found}
+        run.save(update_fields=["counts"])
+    missing = worklist.counts(run.firm)
+    return {
+        "possible_duplicates": found or 0,
+        "duplicates_url": settings.SITE_URL + reverse("clients:duplicate-list"),
+        "worklist": [
+            {"title": group.title, "count": missing[group.key]}
+            for group in worklist.GROUPS
+            if missing[group.key]
+        ],
+        "worklist_url": settings.SITE_URL + reverse("clients:worklist"),
+    }
 
 
 class Warnings:
