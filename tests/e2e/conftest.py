@@ -130,6 +130,9 @@ def log_in(page, base: str, email: str, password: str) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+    # Let the next page finish loading (its scripts too) before the test goes on: leaving it
+    # at once aborts their requests, which the problem watcher reports as failures.
+    page.wait_for_load_state("load")
 
 
 def enrol_mfa(page) -> list[str]:
