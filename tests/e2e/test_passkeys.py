@@ -78,7 +78,17 @@ def sign_in(page, site: str, user) -> None:
     page.wait_for_load_state("load")
 
 
+def verify_code(page, code: str) -> None:
+    """The code step; waits for the page after it, scripts and all."""
+    page.get_by_label("Code").fill(code)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Verify").click()
+    page.wait_for_load_state("load")
+
+
 def log_out(page) -> None:
+    # The page's scripts finish loading first: logging out mid-load would abort their requests.
+    page.wait_for_load_state("load")
     page.get_by_role("button", name="Log out").first.click()
     page.get_by_role("button", name="Log in").wait_for()
 
@@ -88,7 +98,9 @@ def register_passkey(page, name: str) -> None:
     page.get_by_role("button", name="Add a passkey").click()
     page.get_by_role("heading", name="Passkey added: give it a name").wait_for()
     page.get_by_label("Name").fill(name)
-    page.get_by_role("button", name="Save name").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save name").click()
+    page.wait_for_load_state("load")
 
 
 def test_staff_enrols_with_a_passkey_signs_in_with_it_and_falls_back_to_a_code(
@@ -156,8 +168,7 @@ def test_admin_adds_a_security_key_beside_the_app_uses_the_app_and_removes_the_k
     page = page_factory()
     cdp, authenticator = add_authenticator(page, SECURITY_KEY)
     sign_in(page, site, admin)
-    page.get_by_label("Code").fill(code_for(device))
-    page.get_by_role("button", name="Verify").click()
+    verify_code(page, code_for(device))
     page.goto(site + "/accounts/settings/mfa/")
     register_passkey(page, "Blue YubiKey")
     page.get_by_text("Your passkey “Blue YubiKey” is ready.").wait_for()
@@ -175,6 +186,7 @@ def test_admin_adds_a_security_key_beside_the_app_uses_the_app_and_removes_the_k
     page.goto(site + "/accounts/settings/mfa/")
     page.get_by_role("button", name="Remove Blue YubiKey").click()
     page.get_by_text("The passkey “Blue YubiKey” was removed.").wait_for()
+    page.wait_for_load_state("load")
     assert not admin.webauthncredential_set.exists()
     page.problems.assert_none()
 
@@ -192,8 +204,7 @@ def test_an_admins_reset_removes_a_passkey_and_the_user_enrols_again(
 
     page = page_factory()
     sign_in(page, site, admin)
-    page.get_by_label("Code").fill(code_for(admin_device))
-    page.get_by_role("button", name="Verify").click()
+    verify_code(page, code_for(admin_device))
     page.goto(site + "/accounts/users/")
     row = page.get_by_role("row", name="Sam Example")
     assert "1 passkey" in row.inner_text()
@@ -204,6 +215,7 @@ def test_an_admins_reset_removes_a_passkey_and_the_user_enrols_again(
     page.get_by_role("button", name=f"Reset MFA for {staff.email}").click()
     page.locator("#reset-mfa-dialog").get_by_role("button", name="Reset MFA").click()
     page.get_by_text("MFA was reset").wait_for()
+    page.wait_for_load_state("load")
     assert not staff.webauthncredential_set.exists()
 
     staff_page.goto(site + "/clients/")
@@ -238,8 +250,7 @@ def test_the_connect_dialog_shows_who_is_ready_and_sends_a_reminder(
     device = make_device(admin)
     page = page_factory()
     sign_in(page, site, admin)
-    page.get_by_label("Code").fill(code_for(device))
-    page.get_by_role("button", name="Verify").click()
+    verify_code(page, code_for(device))
     page.goto(site + "/clients/manage/")
     page.wait_for_load_state("load")
     page.get_by_role("link", name="Xero Sync").click()
@@ -252,6 +263,7 @@ def test_the_connect_dialog_shows_who_is_ready_and_sends_a_reminder(
     mail.outbox.clear()
     dialog.get_by_role("button", name="Send reminder now").click()
     page.get_by_text("Reminder sent to 1 user.").wait_for()
+    page.wait_for_load_state("load")
     assert [m.to for m in mail.outbox] == [[staff.email]]
     assert "/accounts/settings/mfa/" in mail.outbox[0].body
 
