@@ -10,9 +10,10 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 
+from .http import AuthenticatedHttpRequest
 from .models import Firm, User
 
 View = Callable[..., HttpResponse]
@@ -23,7 +24,7 @@ def firm_member_required(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.firm_id is None:
             raise PermissionDenied("This page is for members of a firm.")
         return view(request, *args, **kwargs)
@@ -36,7 +37,7 @@ def firm_admin_required(view: View) -> View:
 
     @firm_member_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: AuthenticatedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_firm_admin:
             raise PermissionDenied("Only firm admins can open this page.")
         return view(request, *args, **kwargs)
@@ -44,11 +45,14 @@ def firm_admin_required(view: View) -> View:
     return wrapped
 
 
-def get_firm(request: HttpRequest) -> Firm:
-    """The firm of the logged-in member."""
-    return request.user.firm
+def get_firm(request: AuthenticatedHttpRequest) -> Firm:
+    """The firm of the logged-in member (the firm checks above keep operators out)."""
+    firm = request.user.firm
+    if firm is None:
+        raise PermissionDenied("This page is for members of a firm.")
+    return firm
 
 
-def get_user_for_admin(request: HttpRequest, pk: int) -> User:
+def get_user_for_admin(request: AuthenticatedHttpRequest, pk: int) -> User:
     """A user of the admin's own firm, or 404."""
     return get_object_or_404(User.objects.for_firm(get_firm(request)), pk=pk)

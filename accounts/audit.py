@@ -15,18 +15,21 @@ SYSTEM_ACTOR = "system"
 
 
 def record(
-    firm: Firm,
+    firm: Firm | None,
     action: str,
     *,
     actor: User | None = None,
     detail: str = "",
     request: HttpRequest | None = None,
     ip_address: str | None = None,
-) -> AuditEvent:
+) -> AuditEvent | None:
     """Append one event to the firm's audit log. Never pass secrets in ``detail``.
 
     The address comes from ``request``, or from ``ip_address`` where a service has no request.
+    Platform operators belong to no firm, so their events go to no firm's log.
     """
+    if firm is None:
+        return None
     if request is not None:
         ip_address = client_ip(request)
     return AuditEvent.objects.create(

@@ -65,14 +65,14 @@ class AuditFilterForm(forms.Form):
     def __init__(self, *args, firm: Firm, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         people = User.objects.for_firm(firm).order_by("first_name", "last_name", "email")
-        self.fields["actor"].choices = [
+        self.fields["actor"].choices = [  # type: ignore[attr-defined]
             ("", "Anyone"),
             (self.SYSTEM, "The portal (no one signed in)"),
             *((str(person.pk), _person_label(person)) for person in people),
         ]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         since, until = cleaned.get("since"), cleaned.get("until")
         if since and until and since > until:
             self.add_error("until", "The end date is before the start date.")
@@ -96,7 +96,8 @@ class FirmTimeZoneForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [(name, name.replace("_", " ")) for name in _zones()]
+        zones = [(name, name.replace("_", " ")) for name in _zones()]
+        self.fields["time_zone"].choices = zones  # type: ignore[attr-defined]
 
 
 def _zones() -> list[str]:
@@ -171,6 +172,9 @@ class PasswordCheckMixin:
     user: User
     ip: str = ""
     purpose: str = "confirming an action"
+    # Given by the form class this mixes into.
+    fields: dict[str, forms.Field]
+    cleaned_data: dict
 
     def add_password_field(self) -> None:
         self.fields["password"] = forms.CharField(

@@ -135,8 +135,8 @@ class ForbiddenLogMiddleware:
             is_signed_in = user is not None and user.is_authenticated
             security_log.warning(
                 "403 Forbidden: user_id=%s firm_id=%s method=%s path=%s ip=%s",
-                user.pk if is_signed_in else None,
-                user.firm_id if is_signed_in else None,
+                getattr(user, "pk", None) if is_signed_in else None,
+                getattr(user, "firm_id", None) if is_signed_in else None,
                 request.method,
                 request.path,
                 client_ip(request),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -148,7 +149,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
+
+    if TYPE_CHECKING:
+        # Set on request.user by django-otp's middleware.
+        def is_verified(self) -> bool: ...
 
     class Meta:
         ordering = [Lower("first_name"), Lower("last_name"), "email"]

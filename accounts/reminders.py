@@ -105,11 +105,13 @@ def send_due_reminders(firm: Firm, *, now: datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     for user in _with_reminder_history(firm, users_without_mfa(firm)):
-        if user.automatic_reminders >= MAX_AUTOMATIC_REMINDERS:
+        sent_before: int = getattr(user, "automatic_reminders", 0)  # annotated above
+        last_reminded_at = getattr(user, "last_reminded_at", None)
+        if sent_before >= MAX_AUTOMATIC_REMINDERS:
             continue
-        if user.last_reminded_at and now - user.last_reminded_at < REMINDER_INTERVAL:
+        if last_reminded_at and now - last_reminded_at < REMINDER_INTERVAL:
             continue
-        slot = f"auto-{user.automatic_reminders + 1}"
+        slot = f"auto-{sent_before + 1}"
         if _record(firm, user, MfaReminder.Kind.SCHEDULED, by=None, slot=slot):
             _email_reminder(firm, user)
             sent += 1

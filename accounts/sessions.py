@@ -9,6 +9,7 @@ import ipaddress
 import time
 from collections.abc import Callable
 from importlib import import_module
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import (
@@ -31,6 +32,7 @@ from django_otp import login as otp_login
 from django_otp.models import Device
 
 from . import audit
+from .http import AuthenticatedHttpRequest
 from .models import AuditEvent, User, UserSession
 from .throttle import client_ip
 
@@ -140,17 +142,18 @@ class SessionRecordMiddleware:
         # After the view: a logout has made the user anonymous, a login or a second factor has
         # given the session a new key.
         if request.user.is_authenticated and request.session.session_key:
-            _follow(request)
+            _follow(cast(AuthenticatedHttpRequest, request))
         return response
 
 
-def _follow(request: HttpRequest) -> None:
+def _follow(request: AuthenticatedHttpRequest) -> None:
     session = request.session
     now = int(time.time())
     key_changed = session.get(RECORD_KEY) != session.session_key
     if not key_changed and now - session.get(RECORD_SEEN_AT, 0) < SEEN_RESOLUTION:
         return
-    updated = UserSession.objects.filter(pk=session.get(RECORD_ID), user=request.user).update(
+    record_id = session.get(RECORD_ID) or 0
+    updated = UserSession.objects.filter(pk=record_id, user=request.user).update(
         session_key=session.session_key, last_seen_at=timezone.now()
     )
     if updated:
@@ -198,7 +201,7 @@ def end_other_sessions(user: User, *, keep: int | None) -> int:
     user's session generation moves on, so the caller must carry the kept session over to it
     (``keep_only_this_session``).
     """
-    others = list(UserSession.objects.filter(user=user).exclude(pk=keep))
+    others = list(UserSession.objects.filter(user=user).exclude(pk=keep or 0))
     store = _session_store()()
     with transaction.atomic():
         for record in others:

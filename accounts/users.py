@@ -11,7 +11,6 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -94,7 +93,7 @@ def invitation_url(user: User) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def invite_user(firm: Firm, *, by: User, user: User, request: HttpRequest | None = None) -> User:
+def invite_user(firm: Firm, *, by: User, user: User, ip: str | None = None) -> User:
     """Add ``user`` (unsaved, from the form) to ``firm`` and email them a set-password link."""
     with transaction.atomic():
         firm = _lock_firm(firm)
@@ -103,7 +102,7 @@ def invite_user(firm: Firm, *, by: User, user: User, request: HttpRequest | None
         user.set_unusable_password()
         user.save()
         audit.record(
-            firm, AuditEvent.Action.USER_INVITED, actor=by, detail=user.email, request=request
+            firm, AuditEvent.Action.USER_INVITED, actor=by, detail=user.email, ip_address=ip
         )
     _send_invitation(user, firm=firm, by=by)
     return user
@@ -117,7 +116,7 @@ def _send_invitation(user: User, *, firm: Firm, by: User) -> None:
     )
 
 
-def resend_invitation(user: User, *, by: User, request: HttpRequest | None = None) -> None:
+def resend_invitation(user: User, *, by: User, ip: str | None = None) -> None:
     """Email an invited user (active, no password chosen yet) a fresh set-password link.
 
     At most once every five minutes per user, so a stuck button cannot flood their inbox.
@@ -134,9 +133,9 @@ def resend_invitation(user: User, *, by: User, request: HttpRequest | None = Non
         AuditEvent.Action.INVITATION_RESENT,
         actor=by,
         detail=user.email,
-        request=request,
+        ip_address=ip,
     )
-    _send_invitation(user, firm=user.firm, by=by)
+    _send_invitation(user, firm=_firm_of(user), by=by)
 
 
 # The columns Manage Users changes; nothing else of the row is ever written from its form.
@@ -172,9 +171,7 @@ def describe_changes(before: User, after: User, fields: list[str]) -> list[str]:
     return changes
 
 
-def update_user(
-    user: User, *, by: User, changed: list[str], request: HttpRequest | None = None
-) -> UserUpdate:
+def update_user(user: User, *, by: User, changed: list[str], ip: str | None = None) -> UserUpdate:
     """Apply the form's ``changed`` fields of ``user`` unless they break the seat limit or leave
     no admin; returns the saved row and what changed. A deactivated user's sessions end at once.
 
@@ -184,7 +181,7 @@ def update_user(
     """
     fields = [name for name in ADMIN_EDITABLE_FIELDS if name in changed]
     with transaction.atomic():
-        firm = _lock_firm(user.firm)
+        firm = _lock_firm(_firm_of(user))
         current = User.objects.select_for_update().get(pk=user.pk)
         is_active = user.is_active if "is_active" in fields else current.is_active
         role = user.role if "role" in fields else current.role
@@ -212,7 +209,7 @@ def update_user(
             AuditEvent.Action.USER_CHANGED,
             actor=by,
             detail=f"{current.email}: {'; '.join(changes) or 'No changes'}",
-            request=request,
+            ip_address=ip,
         )
     return UserUpdate(
         user=current,
@@ -222,22 +219,22 @@ def update_user(
     )
 
 
-def delete_user(user: User, *, by: User, request: HttpRequest | None = None) -> None:
+def delete_user(user: User, *, by: User, ip: str | None = None) -> None:
     """Delete ``user``; nobody deletes themselves, and the last active admin stays."""
     if user.pk == by.pk:
         raise UserChangeRefused("You cannot delete your own account.")
     with transaction.atomic():
-        firm = _lock_firm(user.firm)
+        firm = _lock_firm(_firm_of(user))
         if user.is_active and user.is_firm_admin and not _other_active_admins(user):
             raise UserChangeRefused(
                 "This is the firm's last active admin. Make another user an admin first."
             )
         email = user.email
         user.delete()
-        audit.record(firm, AuditEvent.Action.USER_DELETED, actor=by, detail=email, request=request)
+        audit.record(firm, AuditEvent.Action.USER_DELETED, actor=by, detail=email, ip_address=ip)
 
 
-def change_email(user: User, email: str, *, request: HttpRequest | None = None) -> None:
+def change_email(user: User, email: str, *, ip: str | None = None) -> None:
     """Change the login email; the old address is told, in case it was not its owner."""
     old_email = user.email
     user.email = email
@@ -247,6 +244,13 @@ def change_email(user: User, email: str, *, request: HttpRequest | None = None) 
         AuditEvent.Action.EMAIL_CHANGED,
         actor=user,
         detail=f"{old_email} → {email}",
-        request=request,
+        ip_address=ip,
     )
     send_templated_email("email_changed", [old_email], {"user": user, "old_email": old_email})
+
+
+def _firm_of(user: User) -> Firm:
+    """The firm of a firm user (Manage Users never reaches platform operators, who have none)."""
+    if user.firm is None:
+        raise UserChangeRefused("Platform operators are managed in the platform admin.")
+    return user.firm

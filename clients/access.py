@@ -1,20 +1,20 @@
 """Access helpers for clients: every lookup is scoped to the request's firm."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from accounts.access import get_firm
+from accounts.http import AuthenticatedHttpRequest
 
 from .models import Client, ClientMerge, DuplicatePair
 
 
-def get_client_for_user(request: HttpRequest, pk: int) -> Client:
+def get_client_for_user(request: AuthenticatedHttpRequest, pk: int) -> Client:
     """A client of the user's own firm, or 404."""
     return get_object_or_404(Client.objects.for_firm(get_firm(request)), pk=pk)
 
 
-def get_manual_client_for_admin(request: HttpRequest, pk: int) -> Client:
+def get_manual_client_for_admin(request: AuthenticatedHttpRequest, pk: int) -> Client:
     """A client of the admin's firm that XPM does not manage; 404 or 403 otherwise."""
     client = get_client_for_user(request, pk)
     if client.is_managed_by_xpm:
@@ -22,7 +22,7 @@ def get_manual_client_for_admin(request: HttpRequest, pk: int) -> Client:
     return client
 
 
-def get_pair_for_admin(request: HttpRequest, pk: int) -> DuplicatePair:
+def get_pair_for_admin(request: AuthenticatedHttpRequest, pk: int) -> DuplicatePair:
     """A possible-duplicate pair of the admin's firm, or 404."""
     return get_object_or_404(
         DuplicatePair.objects.for_firm(get_firm(request)).select_related("client", "xpm_client"),
@@ -30,6 +30,6 @@ def get_pair_for_admin(request: HttpRequest, pk: int) -> DuplicatePair:
     )
 
 
-def get_merge_for_admin(request: HttpRequest, pk: int) -> ClientMerge:
+def get_merge_for_admin(request: AuthenticatedHttpRequest, pk: int) -> ClientMerge:
     """A merge made in the admin's firm, or 404."""
     return get_object_or_404(ClientMerge.objects.for_firm(get_firm(request)), pk=pk)

@@ -70,7 +70,7 @@ def differences(client: Client, xpm_client: Client) -> list[tuple[str, Any, Any]
         if name == "email":
             mine, theirs = mine.lower(), theirs.lower()
         if mine != theirs:
-            label = Client._meta.get_field(name).verbose_name
+            label = getattr(Client._meta.get_field(name), "verbose_name", name)
             found.append(
                 (str(label).capitalize(), getattr(client, name), getattr(xpm_client, name))
             )
@@ -98,7 +98,7 @@ def _link_row(link: ClientContact) -> dict[str, Any]:
     }
 
 
-def _references() -> list[models.ForeignKey]:
+def _references() -> list[models.ForeignObject]:
     """Foreign keys to Client from models this module does not handle itself."""
     return [
         rel.field
@@ -179,7 +179,8 @@ def _merge(
     # Contacts: by email, then by name; XPM's copy wins, a portal-only contact stays.
     their_emails = {email_key(link.contact.email): link for link in theirs if link.contact.email}
     their_names = {name_key(link.contact.name): link for link in theirs}
-    duplicate_links, kept = [], []
+    duplicate_links: list[ClientContact] = []
+    kept: list[ClientContact] = []
     for link in mine:
         contact = link.contact
         twin = their_emails.get(email_key(contact.email)) if contact.email else None

@@ -1,5 +1,7 @@
 """Paging through long client lists without the database walking every row before the page."""
 
+from typing import Any
+
 from django.core.paginator import Paginator
 
 
@@ -24,8 +26,9 @@ class FromEitherEndPaginator(Paginator):
         if top + self.orphans >= self.count:
             top = self.count
         from_end = self.count - top
-        if from_end < bottom and getattr(self.object_list, "ordered", False):
-            rows = list(self.object_list.reverse()[from_end : self.count - bottom])
-            rows.reverse()
-            return self._get_page(rows, number, self)
-        return self._get_page(self.object_list[bottom:top], number, self)
+        rows: Any = self.object_list
+        if from_end < bottom and getattr(rows, "ordered", False):
+            page = list(rows.reverse()[from_end : self.count - bottom])
+            page.reverse()
+            return self._get_page(page, number, self)  # type: ignore[attr-defined]
+        return self._get_page(rows[bottom:top], number, self)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from accounts.models import Firm
 from .models import Client
 
 SHOWS = ("clients", "prospects", "archived", "all")
-ORDERINGS = {
+ORDERINGS: dict[str, list] = {
     "name": [Lower("name"), "id"],
     "-name": [Lower("name").desc(), "-id"],
     "-created": ["-created_at", "-id"],
@@ -81,7 +81,7 @@ def search_clients(
             group: tallies[group] for group in GROUPS if group not in shown and tallies.get(group)
         }
     return SearchResult(
-        clients=clients.order_by(*ORDERINGS.get(sort, ORDERINGS["name"])),
+        clients=clients.order_by(*(ORDERINGS.get(sort) or ORDERINGS["name"])),
         count=count,
         elsewhere=elsewhere,
     )

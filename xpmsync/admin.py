@@ -13,10 +13,10 @@ class XpmConnectionAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     list_select_related = ["firm", "connected_by"]
     search_fields = ["firm__name", "tenant_name"]
-    fields = [
+    fields = (
         "firm", "status", "tenant_name", "tenant_id", "xero_connection_id", "connected_by",
         "connected_at", "access_token_expires_at", "token_refreshed_at", "reconnect_email_sent_at",
-    ]  # fmt: skip
+    )  # fmt: skip
     readonly_fields = fields
 
 

@@ -2,19 +2,20 @@
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from .. import audit
 from ..access import firm_admin_required, get_firm
 from ..forms import AuditFilterForm
+from ..http import AuthenticatedHttpRequest
 from ..models import AuditEvent
 
 PAGE_SIZE = 25
 
 
-def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
+def _filtered(request: AuthenticatedHttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
     firm = get_firm(request)
     form = AuditFilterForm(request.GET, firm=firm)
     filters = form.cleaned_data if form.is_valid() else {}
@@ -22,7 +23,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEven
 
 
 @firm_admin_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     form, events = _filtered(request)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -32,7 +33,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 
 @firm_admin_required
-def audit_log_csv(request: HttpRequest) -> HttpResponse:
+def audit_log_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
     _form, events = _filtered(request)
     firm = get_firm(request)
     response = HttpResponse(audit.events_csv(firm, events), content_type="text/csv; charset=utf-8")

@@ -17,6 +17,7 @@ from gapportal.mail import send_templated_email
 
 from .. import audit, mfa, passkeys
 from ..forms import CodeForm, LoginForm, NewPasswordForm
+from ..http import AuthenticatedHttpRequest
 from ..models import AuditEvent
 from ..sessions import mark_verified, note_password_entered, safe_next_url
 from ..throttle import client_ip
@@ -44,7 +45,7 @@ class LoginView(auth_views.LoginView):
 @never_cache
 @sensitive_post_parameters("code")
 @login_required
-def mfa_verify(request: HttpRequest) -> HttpResponse:
+def mfa_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.user.is_verified():
         return redirect(safe_next_url(request))
     form = CodeForm(request.POST or None)
@@ -76,7 +77,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/mfa_verify.html", context)
 
 
-def _audit(request: HttpRequest, action: str) -> None:
+def _audit(request: AuthenticatedHttpRequest, action: str) -> None:
     if request.user.firm_id:
         audit.record(request.user.firm, action, actor=request.user, request=request)
 
@@ -88,7 +89,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password-reset-done")
 
     @property
-    def extra_email_context(self) -> dict[str, str]:
+    def extra_email_context(self) -> dict[str, str]:  # type: ignore[override]
         # Links are built from SITE_URL, never from the request's Host header.
         return {"site_url": settings.SITE_URL}
 

@@ -80,7 +80,8 @@ class RegistrationComplete(_Registration, views.CompleteCredentialRegistrationVi
         state = self.get_state()
         is_first_factor = not mfa.has_mfa(user)
         with rewrite_exceptions(logger=logger):
-            device = self.get_helper().register_complete(user=user, state=state, data=request.data)
+            data = request.data  # type: ignore[attr-defined]  # parsed by the library's view
+            device = self.get_helper().register_complete(user=user, state=state, data=data)
         passkeys.add(
             user,
             device,

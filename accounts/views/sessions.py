@@ -2,22 +2,23 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from .. import sessions
 from ..access import firm_admin_required, get_user_for_admin
+from ..http import AuthenticatedHttpRequest
 from ..models import UserSession
 
 
-def _get_own_session(request: HttpRequest, pk: int) -> UserSession:
+def _get_own_session(request: AuthenticatedHttpRequest, pk: int) -> UserSession:
     """A signed-in session of the logged-in user, or 404."""
     return get_object_or_404(UserSession.objects.filter(user=request.user), pk=pk)
 
 
 @login_required
-def session_list(request: HttpRequest) -> HttpResponse:
+def session_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     current = sessions.current_record_id(request)
     rows = [
         {
@@ -34,7 +35,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def session_end(request: HttpRequest, pk: int) -> HttpResponse:
+def session_end(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     record = _get_own_session(request, pk)
     if record.pk == sessions.current_record_id(request):
         messages.error(request, "To end this session, log out.")
@@ -47,7 +48,7 @@ def session_end(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def session_end_others(request: HttpRequest) -> HttpResponse:
+def session_end_others(request: AuthenticatedHttpRequest) -> HttpResponse:
     sessions.end_other_sessions(request.user, keep=sessions.current_record_id(request))
     sessions.keep_only_this_session(request, request.user)
     messages.success(request, "Every other session was ended. This one stays signed in.")
@@ -56,7 +57,7 @@ def session_end_others(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def user_sessions_end(request: HttpRequest, pk: int) -> HttpResponse:
+def user_sessions_end(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     user = get_user_for_admin(request, pk)
     if user.pk == request.user.pk:
         messages.error(request, "End your own sessions in User Settings > Your sessions.")

@@ -21,6 +21,7 @@ from ..forms import (
     ProfileForm,
     ThrottledPasswordChangeForm,
 )
+from ..http import AuthenticatedHttpRequest
 from ..models import AuditEvent
 from ..sessions import (
     keep_only_this_session,
@@ -36,7 +37,7 @@ from .passkeys import BACKUP_CODES_DUE, passkey_config, show_first_backup_codes
 
 
 @firm_member_required
-def user_settings(request: HttpRequest) -> HttpResponse:
+def user_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -49,13 +50,13 @@ def user_settings(request: HttpRequest) -> HttpResponse:
 @require_POST
 @sensitive_post_parameters("password")
 @firm_member_required
-def email_change(request: HttpRequest) -> HttpResponse:
+def email_change(request: AuthenticatedHttpRequest) -> HttpResponse:
     email_form = EmailChangeForm(request.POST, user=request.user, ip=client_ip(request))
     if not email_form.is_valid():
         context = {"form": ProfileForm(instance=request.user), "email_form": email_form}
         return render(request, "accounts/settings.html", context, status=400)
     note_password_entered(request)
-    change_email(request.user, email_form.cleaned_data["email"], request=request)
+    change_email(request.user, email_form.cleaned_data["email"], ip=client_ip(request))
     messages.success(request, "Your email address was changed. Use it when you next log in.")
     return redirect("accounts:settings")
 
@@ -86,7 +87,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 @never_cache
 @sensitive_post_parameters("password", "code")
 @login_required
-def mfa_settings(request: HttpRequest) -> HttpResponse:
+def mfa_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Configure MFA: enrol when the user has none, otherwise its status and actions."""
     user = request.user
     if request.session.pop(BACKUP_CODES_DUE, False):
@@ -123,7 +124,7 @@ def mfa_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/mfa_enrol.html", context)
 
 
-def _enrolled(request: HttpRequest, codes: list[str]) -> HttpResponse:
+def _enrolled(request: AuthenticatedHttpRequest, codes: list[str]) -> HttpResponse:
     request.user.refresh_from_db()
     keep_only_this_session(request, request.user)
     mark_verified(request, mfa.confirmed_device(request.user))
@@ -143,7 +144,7 @@ def _show_backup_codes(
 @never_cache
 @sensitive_post_parameters("password", "code")
 @login_required
-def mfa_backup_codes(request: HttpRequest) -> HttpResponse:
+def mfa_backup_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
     """New backup codes (the old ones stop working), shown once."""
     form = PasswordAndCodeForm(
         request.POST,
@@ -162,7 +163,7 @@ def mfa_backup_codes(request: HttpRequest) -> HttpResponse:
 @never_cache
 @sensitive_post_parameters("password", "code")
 @login_required
-def mfa_disable(request: HttpRequest) -> HttpResponse:
+def mfa_disable(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     if user.mfa_required:
         messages.error(request, f"{user.mfa_required_reason} It cannot be turned off.")
@@ -177,7 +178,7 @@ def mfa_disable(request: HttpRequest) -> HttpResponse:
     return redirect("accounts:mfa")
 
 
-def _password_and_code_ok(request: HttpRequest, form: PasswordAndCodeForm) -> bool:
+def _password_and_code_ok(request: AuthenticatedHttpRequest, form: PasswordAndCodeForm) -> bool:
     if not form.is_valid():
         return False
     note_password_entered(request)
@@ -189,7 +190,7 @@ def _password_and_code_ok(request: HttpRequest, form: PasswordAndCodeForm) -> bo
     return True
 
 
-def _status(request: HttpRequest, **forms: PasswordAndCodeForm) -> HttpResponse:
+def _status(request: AuthenticatedHttpRequest, **forms: PasswordAndCodeForm) -> HttpResponse:
     user = request.user
     context = {
         "has_app": mfa.has_authenticator_app(user),

@@ -1,13 +1,14 @@
 """Confirm it's you: the password or a code again, before a dangerous admin action."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import audit, mfa
 from ..forms import CodeForm, ConfirmPasswordForm
+from ..http import AuthenticatedHttpRequest
 from ..models import AuditEvent
 from ..sessions import note_password_entered, safe_next_url
 from ..sudo import note_code_entered
@@ -17,7 +18,7 @@ from ..throttle import client_ip
 @never_cache
 @sensitive_post_parameters("password", "code")
 @login_required
-def sudo_confirm(request: HttpRequest) -> HttpResponse:
+def sudo_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The password through the login's throttle, or a code through the device's."""
     user, ip = request.user, client_ip(request)
     has_mfa = mfa.has_mfa(user)
@@ -48,7 +49,7 @@ def sudo_confirm(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/sudo_confirm.html", context, status=status)
 
 
-def _confirmed(request: HttpRequest, how: str) -> HttpResponse:
+def _confirmed(request: AuthenticatedHttpRequest, how: str) -> HttpResponse:
     if request.user.firm_id:
         audit.record(
             request.user.firm,

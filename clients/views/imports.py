@@ -1,12 +1,13 @@
 """CSV Import: template, upload, preview, confirm, summary."""
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import firm_member_required, get_firm
+from accounts.http import AuthenticatedHttpRequest
 
 from .. import csv_import
 from ..forms import CsvUploadForm
@@ -14,7 +15,7 @@ from ..models import ClientImport
 
 
 @firm_member_required
-def import_template(request: HttpRequest) -> HttpResponse:
+def import_template(request: AuthenticatedHttpRequest) -> HttpResponse:
     response = HttpResponse(csv_import.template_csv(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="client-import-template.csv"'
     return response
@@ -22,7 +23,7 @@ def import_template(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @firm_member_required
-def import_upload(request: HttpRequest) -> HttpResponse:
+def import_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     posted = request.method == "POST"
     form = CsvUploadForm(request.POST if posted else None, request.FILES if posted else None)
     if getattr(request, "upload_too_large", False):
@@ -41,14 +42,14 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     return render(request, "clients/import_upload.html", context)
 
 
-def _get_import(request: HttpRequest, pk: int) -> ClientImport:
+def _get_import(request: AuthenticatedHttpRequest, pk: int) -> ClientImport:
     """An import of the user's own firm, or 404."""
     return get_object_or_404(ClientImport.objects.for_firm(get_firm(request)), pk=pk)
 
 
 @never_cache
 @firm_member_required
-def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def import_preview(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client_import = _get_import(request, pk)
     if client_import.status == ClientImport.Status.APPLIED:
         return redirect("clients:import-summary", pk=pk)
@@ -59,7 +60,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @firm_member_required
-def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+def import_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client_import = _get_import(request, pk)
     fingerprint = request.POST.get("plan", "")
     try:
@@ -75,7 +76,7 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 @never_cache
 @firm_member_required
-def import_summary(request: HttpRequest, pk: int) -> HttpResponse:
+def import_summary(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client_import = _get_import(request, pk)
     if client_import.status != ClientImport.Status.APPLIED:
         return redirect("clients:import-preview", pk=pk)

@@ -31,9 +31,7 @@ def run_during(monkeypatch, form_class, write):
 
 
 def deactivate(user, by):
-    return lambda: update_user(
-        _copy(user, is_active=False), by=by, changed=["is_active"], request=None
-    )
+    return lambda: update_user(_copy(user, is_active=False), by=by, changed=["is_active"], ip=None)
 
 
 def make_staff(user, by):

@@ -141,7 +141,7 @@ class Command(BaseCommand):
             timings.append(time.perf_counter() - started)
             queries = counter.count
         if phase != "find":
-            found = list(DuplicatePair.objects.filter(firm=firm))
+            found = list(DuplicatePair.objects.filter(firm=firm))  # type: ignore[arg-type]
         return {
             "benchmark": "duplicates",
             "phase": phase,

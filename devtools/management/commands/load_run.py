@@ -150,8 +150,8 @@ class Command(BaseCommand):
             f"http://127.0.0.1:{port}",
         ]
         # fmt: on
-        wrk = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
-        runs = []
+        wrk = subprocess.Popen([str(part) for part in command], stdout=subprocess.PIPE, text=True)  # noqa: S603
+        runs: list[dict] = []
         while wrk.poll() is None:
             handler.changed_every = 100 if len(runs) % 2 == 0 else 0
             try:

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         try:
             run = tasks.request_sync(target, trigger=SyncRun.Trigger.MANUAL)
         except tasks.SyncAlreadyRunning as running:
-            raise CommandError(f"A sync is already {running.run.status} for {target}.") from None
+            state = running.run.status if running.run else "queued or running"
+            raise CommandError(f"A sync is already {state} for {target}.") from None
         except (tasks.NotConnected, tasks.QueueUnavailable) as error:
             raise CommandError(str(error)) from error
         run.refresh_from_db()
