@@ -27,8 +27,9 @@ from django.utils.crypto import constant_time_compare
 from accounts import audit
 from accounts.models import AuditEvent, Firm, User
 
+from . import health, history
 from .contacts import refresh_primary_contacts
-from .models import Client, ClientContact, ClientImport, Contact
+from .models import Change, Client, ClientContact, ClientImport, Contact
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 2000
@@ -95,7 +96,7 @@ def read_file(data: bytes) -> CsvFile:
         if not header or not any(cell.strip() for cell in header):
             raise ImportRefused("The file is empty. Download the template to see the columns.")
         columns = _columns(header)
-        rows = []
+        rows: list[dict[str, str]] = []
         lines_read = reader.line_num
         for cells in reader:
             line, lines_read = lines_read + 1, reader.line_num
@@ -549,7 +550,7 @@ def apply_import(client_import: ClientImport, *, by: User, fingerprint: str) -> 
         counts = plan.counts
         if counts.is_empty:
             raise ImportExpired("There is nothing to import: every client and contact is here.")
-        _apply(firm, plan)
+        _apply(firm, plan, by=by)
         locked.status = ClientImport.Status.APPLIED
         locked.applied_at = timezone.now()
         locked.summary = counts.as_summary()
@@ -564,10 +565,11 @@ def apply_import(client_import: ClientImport, *, by: User, fingerprint: str) -> 
             detail=f"{locked.filename}: {counts.clients_created} clients created, "
             f"{counts.clients_matched} matched, {counts.contacts_created} contacts added",
         )
+    health.after_change(firm)  # new clients may be XPM's under another name
     return counts
 
 
-def _apply(firm: Firm, plan: Plan) -> None:
+def _apply(firm: Firm, plan: Plan, *, by: User | None = None) -> None:
     now = timezone.now()
     to_create, to_match = plan.to_create, plan.to_match
     new_clients = Client.objects.bulk_create(
@@ -602,7 +604,7 @@ def _apply(firm: Firm, plan: Plan) -> None:
         for _planned, contact in pairs
     )
     ClientContact.objects.bulk_create(
-        ClientContact(
+        ClientContact(  # type: ignore[misc]  # existing_id is set for every planned client
             firm=firm,
             client_id=planned.existing_id,
             contact=contact,
@@ -610,8 +612,15 @@ def _apply(firm: Firm, plan: Plan) -> None:
         )
         for (planned, planned_contact), contact in zip(pairs, contacts, strict=True)
     )
-    touched = set(client_ids) | {planned.existing_id for planned in to_match}
+    touched = set(client_ids) | {p.existing_id for p in to_match if p.existing_id is not None}
     refresh_primary_contacts(firm, touched)
+    history.record_added(
+        firm,
+        client_ids=client_ids,
+        contact_ids=[contact.pk for contact in contacts],
+        source=Change.Source.CSV,
+        by=by,
+    )
 
 
 # --- Writing CSV --------------------------------------------------------------------------------

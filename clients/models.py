@@ -242,20 +242,32 @@ class Change(models.Model):
         MANUAL = "manual", "Edited in the portal"
         CSV = "csv", "CSV import"
 
-    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+")
+    # Not indexed on its own: every query also names the client, the contact or the run.
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="+", db_index=False)
     # One of the two: a client's own change, or a contact's (shown on each of its clients).
+    # Indexed below, with the time, rather than alone: a sync may add a row per record.
     client = models.ForeignKey(
-        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="changes"
+        Client,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="changes",
+        db_index=False,
     )
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="changes"
+        Contact,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="changes",
+        db_index=False,
     )
     action = models.CharField(max_length=10, choices=Action.choices)
     source = models.CharField(max_length=10, choices=Source.choices)
     # The XPM sync run that made it (a plain id: clients does not depend on xpmsync).
     sync_run_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     actor = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     changed_at = models.DateTimeField(default=timezone.now)
     # {field name: [old value, new value]}; empty for additions, archiving and restoring.
@@ -265,10 +277,15 @@ class Change(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+        # Few indexes, for a table a first sync fills with a row per client and contact: a
+        # client's and a contact's timeline (and their cascade on delete), a run's page (the
+        # run id's own index), and the rare rows a person made (for the user's deletion).
         indexes = [
-            models.Index(fields=["firm", "client", "-changed_at"]),
-            models.Index(fields=["firm", "contact", "-changed_at"]),
-            models.Index(fields=["firm", "changed_at"]),
+            models.Index(fields=["client", "-changed_at"], name="change_client_time"),
+            models.Index(fields=["contact", "-changed_at"], name="change_contact_time"),
+            models.Index(
+                fields=["actor"], name="change_actor", condition=models.Q(actor__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -24,22 +24,24 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Firm, User
-from clients.models import Client, ClientContact, Contact
+from clients.models import Change, Client, ClientContact, Contact
 from xpmsync import sync
 from xpmsync.models import SyncRun, XpmConnection
 from xpmsync.sandbox.practice import practice_xml
 
 BENCH_FIRM = "Benchmark Practice (bench_sync)"
-TABLES = (ClientContact, Contact, Client)
+TABLES = (Change, ClientContact, Contact, Client)
 
 
 class _PracticeHandler(BaseHTTPRequestHandler):
     # The practice is written to files first, so generating it costs nothing while timing.
-    files: dict[int, Path] = {}
+    files: dict[object, Path] = {}
     changed_every = 0
 
     def do_GET(self):
-        path = self.files[self.changed_every]
+        # A quick sync asks for what changed: only the changed clients, as XPM answers.
+        quick = "modifiedsince=" in self.path.lower() and self.changed_every
+        path = self.files[("only", self.changed_every) if quick else self.changed_every]
         self.send_response(200)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(path.stat().st_size))
@@ -60,12 +62,16 @@ def serve_practice(clients: int):
     Inside, DEBUG is off as in production (no query log growing as it runs) and email is dropped.
     """
     with tempfile.TemporaryDirectory() as folder:
-        files = {}
+        files: dict[object, Path] = {}
         for changed_every in (0, 100):
             files[changed_every] = Path(folder) / f"practice-{changed_every}.xml"
             with files[changed_every].open("wb") as file:
                 for chunk in practice_xml(clients, changed_every=changed_every):
                     file.write(chunk)
+        files[("only", 100)] = Path(folder) / "practice-changed-only-100.xml"
+        with files[("only", 100)].open("wb") as file:
+            for chunk in practice_xml(clients, changed_every=100, only=lambda n: n % 100 == 0):
+                file.write(chunk)
         handler = type("Handler", (_PracticeHandler,), {"files": files})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -143,9 +149,9 @@ def vacuum() -> None:
         cursor.execute("VACUUM ANALYZE " + tables)
 
 
-def timed_sync(firm: Firm) -> tuple[SyncRun, float, int]:
+def timed_sync(firm: Firm, *, kind: str = SyncRun.Kind.FULL) -> tuple[SyncRun, float, int]:
     """Run one sync of ``firm`` in this process: the run, its seconds and its SQL queries."""
-    run = SyncRun.objects.create(firm=firm, trigger=SyncRun.Trigger.MANUAL)
+    run = SyncRun.objects.create(firm=firm, trigger=SyncRun.Trigger.MANUAL, kind=kind)
     counter = QueryCounter()
     started = time.perf_counter()
     with connection.execute_wrapper(counter):

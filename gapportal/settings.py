@@ -151,13 +151,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SOFT_TIME_LIMIT = 1500
 CELERY_TASK_TIME_LIMIT = 1800
 CELERY_BEAT_SCHEDULE = {
-    # Queues each connected firm's daily sync when it is due, spread over the hour.
-    "dispatch-xpm-syncs": {"task": "xpmsync.tasks.dispatch_due_syncs", "schedule": 3600.0},
+    # Queues each connected firm's daily full sync when it is due, spread over the hour, and
+    # its quick syncs in between (every 15 minutes to 4 hours, a setting of the connection).
+    "dispatch-xpm-syncs": {"task": "xpmsync.tasks.dispatch_due_syncs", "schedule": 300.0},
     # Deletes CSV import previews (and the client rows they hold) left unapplied for a day.
     "delete-abandoned-imports": {
         "task": "clients.tasks.delete_abandoned_imports",
         "schedule": 3600.0,
     },
+    # Deletes client timeline entries older than TIMELINE_RETENTION_DAYS.
+    "prune-timeline": {"task": "clients.tasks.prune_timeline", "schedule": 86400.0},
     # MFA reminders to users of firms that require it (each at most every 3 days, 3 in all)
     # and, on Monday mornings in Australia (Sunday 22:00 UTC), the digest to admins.
     "send-mfa-reminders": {"task": "accounts.tasks.dispatch_mfa_reminders", "schedule": 3600.0},
@@ -304,6 +307,9 @@ XERO_TIMEOUT = (10, 30)
 # XPM_HOLD_MIN_CLIENTS of them), or an empty one, is held for an admin's review.
 XPM_HOLD_SHARE = env.float("XPM_HOLD_SHARE", default=0.10)
 XPM_HOLD_MIN_CLIENTS = env.int("XPM_HOLD_MIN_CLIENTS", default=20)
+# Each client's change timeline (what syncs, edits and imports changed), kept this long.
+XPM_TIMELINE = True
+TIMELINE_RETENTION_DAYS = env.int("TIMELINE_RETENTION_DAYS", default=730)
 # The longest an in-process (eager) sync waits before a retry: the web request is waiting too.
 XPM_IN_PROCESS_MAX_WAIT = 15
 XPM_LIST_TIMEOUT = (10, 600)

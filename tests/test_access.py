@@ -1,5 +1,7 @@
 """Tenant isolation and roles, across every URL of the project."""
 
+import uuid
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -8,6 +10,7 @@ from accounts.models import User, UserSession
 from clients.models import Client, ClientImport
 from tests.passkeys import make_passkey
 from tests.totp import make_device
+from xpmsync.models import SyncRun
 
 # URLs anyone may open without logging in.
 PUBLIC_URL_NAMES = {
@@ -33,10 +36,20 @@ ADMIN_URL_NAMES = {
     "clients:manage-clients",
     "clients:client-archive",
     "clients:client-delete",
+    "clients:duplicate-list",
+    "clients:duplicate-refresh",
+    "clients:duplicate-merge-all",
+    "clients:duplicate-merge",
+    "clients:duplicate-dismiss",
+    "clients:merge-undo",
     "xpmsync:panel",
     "xpmsync:connect",
     "xpmsync:choose",
     "xpmsync:disconnect",
+    "xpmsync:held-apply",
+    "xpmsync:held-keep",
+    "xpmsync:quick-syncs",
+    "xpmsync:run-detail",
 }
 
 
@@ -101,11 +114,29 @@ def _alice_objects(alice, bob, record):
         "accounts:passkey-name": make_passkey(bob).pk,
         "accounts:passkey-remove": make_passkey(bob).pk,
     }
-    for name in ("detail", "contacts", "edit", "archive", "delete", "email"):
+    objects["xpmsync:run-detail"] = SyncRun.objects.create(firm=alice.firm, trigger="manual").pk
+    for name in ("detail", "contacts", "history", "edit", "archive", "delete", "email"):
         objects[f"clients:client-{name}"] = record.pk
     for name in ("import-preview", "import-confirm", "import-summary"):
         objects[f"clients:{name}"] = client_import.pk
+    objects.update(_alice_duplicates(alice, record))
     return objects
+
+
+def _alice_duplicates(alice, record):
+    """A possible duplicate and a merge in alice's firm (the record is the portal's side)."""
+    from clients.models import ClientMerge, DuplicatePair
+
+    twin = Client.objects.create(firm=alice.firm, name="Twin", source="xpm", xpm_uuid=uuid.uuid4())
+    pair = DuplicatePair.objects.create(
+        firm=alice.firm, client=record, xpm_client=twin, confidence="same"
+    )
+    merge = ClientMerge.objects.create(firm=alice.firm, client=twin, client_name="x")
+    return {
+        "clients:duplicate-merge": pair.pk,
+        "clients:duplicate-dismiss": pair.pk,
+        "clients:merge-undo": merge.pk,
+    }
 
 
 @pytest.mark.parametrize("name,route", [u for u in ALL_URLS if "<int:pk>" in u[1]])
@@ -192,10 +223,18 @@ STATE_CHANGING_URL_NAMES = {
     "clients:client-archive",
     "clients:client-delete",
     "clients:import-confirm",
+    "clients:duplicate-refresh",
+    "clients:duplicate-merge-all",
+    "clients:duplicate-merge",
+    "clients:duplicate-dismiss",
+    "clients:merge-undo",
     "xpmsync:connect",
     "xpmsync:choose",
     "xpmsync:disconnect",
     "xpmsync:sync-now",
+    "xpmsync:held-apply",
+    "xpmsync:held-keep",
+    "xpmsync:quick-syncs",
 }
 
 

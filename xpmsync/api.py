@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import IO
 
 import requests
@@ -243,17 +244,26 @@ class XpmClient:
     rate_limits: RateLimits = field(default_factory=RateLimits)
 
     def download_client_list(
-        self, into: IO[bytes], *, progress: Callable[[int], None] | None = None
+        self,
+        into: IO[bytes],
+        *,
+        modified_since: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> int:
         """Write the detailed client list into the file ``into``; return its size in bytes.
 
         Downloading it whole before anything is applied keeps a slow or broken connection out
         of the sync's database transaction; a file (spooled to disk when large) keeps memory
-        flat. A list beyond XPM_LIST_MAX_BYTES is refused. ``progress`` hears the bytes
-        received so far, after each chunk.
+        flat. A list beyond XPM_LIST_MAX_BYTES is refused. With ``modified_since`` XPM lists only
+        the clients modified since then (``modifiedsince``, UTC, as XPM's reference spells and
+        formats it). ``progress`` hears the bytes received so far, after each chunk.
         """
         url = settings.XPM_API_URL + "client.api/list"
-        response = self._get(url, params={"detailed": "true"}, stream=True)
+        params = {"detailed": "true"}
+        if modified_since is not None:
+            utc = modified_since.astimezone(UTC)
+            params["modifiedsince"] = utc.strftime("%Y-%m-%dT%H:%M:%S")
+        response = self._get(url, params=params, stream=True)
         _require_xml(response)
         size = 0
         try:

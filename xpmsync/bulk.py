@@ -79,13 +79,15 @@ def update(model: type[models.Model], rows: Sequence[dict], fields: Sequence[str
         model._default_manager.bulk_update(objects, fields, batch_size=BATCH_SIZE)
         return
     quote = connection.ops.quote_name
-    targets = [model._meta.get_field(name) for name in fields]
+    targets: list[models.Field] = [model._meta.get_field(name) for name in fields]  # type: ignore[misc]
+    columns = [str(f.column) for f in targets]
     # Parameters in a VALUES list arrive untyped, so each is cast to its column's type.
     assignments = ", ".join(
-        f"{quote(f.column)} = new.{quote(f.column)}::{f.db_type(connection)}" for f in targets
+        f"{quote(column)} = new.{quote(column)}::{f.db_type(connection)}"
+        for column, f in zip(columns, targets, strict=True)
     )
-    names = ", ".join(quote(f.column) for f in targets)
-    table, key = quote(model._meta.db_table), quote(model._meta.pk.column)
+    names = ", ".join(quote(column) for column in columns)
+    table, key = quote(model._meta.db_table), quote(str(model._meta.pk.column))
     placeholders = "(" + ", ".join(["%s"] * (len(targets) + 1)) + ")"
     with connection.cursor() as cursor:
         for start in range(0, len(rows), BATCH_SIZE):

@@ -12,7 +12,6 @@ import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,7 +26,7 @@ from .models import SyncRun, XpmConnection
 from .parse import ClientRecord, ContactRecord
 from .summary import Warnings
 from .timeline import Timeline
-from .values import client_values, contact_values, fit_position
+from .values import Link, client_values, contact_values, fit_position, live_contacts
 
 # Clients applied together: each batch costs a handful of queries and holds little memory.
 BATCH_SIZE = 2000
@@ -96,22 +95,14 @@ def apply_records(
     return Applied(counts=counts, warnings=mirror.warnings.as_list())
 
 
-def _live_contacts(record: ClientRecord) -> list[ContactRecord]:
-    """The client's contacts that XPM has not deleted, each UUID once (its first listing)."""
-    seen: dict[str, ContactRecord] = {}
-    for contact in record.contacts:
-        if not contact.is_deleted:
-            seen.setdefault(contact.uuid, contact)
-    return list(seen.values())
+def _xpm_links(links):
+    """Links to XPM's contacts only: the portal's own contacts kept on a client by a merge
+    ("not in XPM") are never updated or removed by a sync."""
+    return links.filter(contact__xpm_uuid__isnull=False)
 
 
-@dataclass(frozen=True, slots=True)
-class _Link:
-    position: str
-    is_xpm_primary: bool
-    is_primary: bool
-
-    FIELDS: ClassVar[tuple[str, ...]] = ("position", "is_xpm_primary", "is_primary")
+def _portal_only(links):
+    return links.filter(contact__xpm_uuid__isnull=True, is_primary=True)
 
 
 def _stream(rows, *names: str):
@@ -147,12 +138,14 @@ class _Mirror:
         self.contact_ids: dict[str, int] = {}
         self.clients: dict[str, tuple[int, bool, str, int]] = {}
         self.contacts: dict[str, tuple[int, int]] = {}
-        self.links: dict[int, dict[int, tuple[int, _Link]]] = defaultdict(dict)
+        self.links: dict[int, dict[int, tuple[int, Link]]] = defaultdict(dict)
         if whole_list:
             self._hold(
                 Client.objects.for_firm(firm).filter(xpm_uuid__isnull=False),
                 Contact.objects.for_firm(firm).filter(xpm_uuid__isnull=False),
-                ClientContact.objects.for_firm(firm).filter(client__xpm_uuid__isnull=False),
+                _xpm_links(
+                    ClientContact.objects.for_firm(firm).filter(client__xpm_uuid__isnull=False)
+                ),
             )
 
     def _hold(self, clients, contacts, links) -> None:
@@ -168,9 +161,9 @@ class _Mirror:
             for uuid, pk, *values in _stream(contacts, "xpm_uuid", "id", *CONTACT_FIELDS)
         )
         for pk, client_id, contact_id, *link in _stream(
-            links, "id", "client_id", "contact_id", *_Link.FIELDS
+            links, "id", "client_id", "contact_id", *Link.FIELDS
         ):
-            self.links[client_id][contact_id] = (pk, _Link(*link))
+            self.links[client_id][contact_id] = (pk, Link(*link))
 
     def _hold_batch(self, records: list[ClientRecord]) -> None:
         """For a list of changes only: read what the portal holds of this batch's records."""
@@ -180,7 +173,9 @@ class _Mirror:
         self._hold(
             Client.objects.for_firm(self.firm).filter(xpm_uuid__in=uuids),
             Contact.objects.for_firm(self.firm).filter(xpm_uuid__in=contact_uuids),
-            ClientContact.objects.for_firm(self.firm).filter(client__xpm_uuid__in=uuids),
+            _xpm_links(
+                ClientContact.objects.for_firm(self.firm).filter(client__xpm_uuid__in=uuids)
+            ),
         )
 
     def apply(self, batch: Sequence[ClientRecord]) -> None:
@@ -194,7 +189,7 @@ class _Mirror:
         client_ids = self._apply_clients(records)
         active = [record for record in records if record.is_active]
         self.listed_active += len(active)
-        contacts = {record.uuid: _live_contacts(record) for record in active}
+        contacts = {record.uuid: live_contacts(record) for record in active}
         self._apply_contacts(contacts)
         self._apply_links(contacts, client_ids)
         self.warnings.add(active, contacts)
@@ -297,9 +292,9 @@ class _Mirror:
             (row["xpm_uuid"], pk) for row, pk in zip(to_create, new_ids, strict=True)
         )
 
-    def _wanted_links(self, contacts, client_ids) -> dict[tuple[int, int], _Link]:
+    def _wanted_links(self, contacts, client_ids) -> dict[tuple[int, int], Link]:
         """Every link XPM describes, with the primary contact chosen in memory by the rule."""
-        wanted: dict[tuple[int, int], _Link] = {}
+        wanted: dict[tuple[int, int], Link] = {}
         for uuid, listed in contacts.items():
             client_id = client_ids[uuid]
             chosen = choose_primary(
@@ -314,7 +309,7 @@ class _Mirror:
                 ]
             )
             for index, contact in enumerate(listed):
-                wanted[(client_id, self.contact_ids[contact.uuid])] = _Link(
+                wanted[(client_id, self.contact_ids[contact.uuid])] = Link(
                     position=fit_position(contact.position),
                     is_xpm_primary=contact.is_primary,
                     is_primary=chosen is not None and chosen[0] == index,
@@ -328,9 +323,11 @@ class _Mirror:
             for client_id in (client_ids[uuid] for uuid in contacts)
             for contact_id, held in self.links.pop(client_id, {}).items()
         }
-        to_create, to_update, losing_primary = [], [], []
+        to_create: list[dict] = []
+        to_update: list[dict] = []
+        losing_primary: list[int] = []
         for key, want in wanted.items():
-            pk, link = existing.get(key, (None, None))
+            pk, link = existing.get(key, (0, None))
             if link is None:
                 to_create.append(
                     {
@@ -353,13 +350,20 @@ class _Mirror:
                         "is_primary": want.is_primary,
                     }
                 )
-        to_delete = [pk for key, (pk, _link) in existing.items() if key not in wanted]
+        to_delete: list[int] = [pk for key, (pk, _link) in existing.items() if key not in wanted]
         # Deletions and lost primaries first: one primary per client is a database constraint.
         if to_delete:
             ClientContact.objects.filter(pk__in=to_delete).delete()
         if losing_primary:
             ClientContact.objects.filter(pk__in=losing_primary).update(is_primary=False)
-        bulk.update(ClientContact, to_update, _Link.FIELDS)
+        # A contact only the portal has (kept by a merge) is primary until XPM lists one.
+        held = {client_ids[uuid] for uuid in contacts if uuid in self.clients}
+        gaining: set[int] = {row["client_id"] for row in to_create if row["is_primary"]} & held
+        if gaining:
+            _portal_only(ClientContact.objects.filter(client_id__in=gaining)).update(
+                is_primary=False
+            )
+        bulk.update(ClientContact, to_update, Link.FIELDS)
         bulk.insert(ClientContact, to_create, ids=False)
         self.counts["contacts_unlinked"] += len(to_delete)
 

@@ -9,6 +9,15 @@ from accounts.models import Firm, FirmScopedQuerySet, User
 
 from . import tokens
 
+QUICK_SYNC_CHOICES = [
+    (15, "Every 15 minutes"),
+    (30, "Every 30 minutes"),
+    (60, "Every hour"),
+    (120, "Every 2 hours"),
+    (240, "Every 4 hours"),
+    (0, "Off (the nightly full sync only)"),
+]
+
 
 class XpmConnection(models.Model):
     """A firm's link to its Xero Practice Manager tenant, with its OAuth tokens encrypted."""
@@ -53,6 +62,10 @@ class XpmConnection(models.Model):
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
     token_refreshed_at = models.DateTimeField(null=True, blank=True)
     reconnect_email_sent_at = models.DateTimeField(null=True, blank=True)
+    # Between the nightly full syncs, a quick sync of what XPM modified this often (0: never).
+    quick_sync_minutes = models.PositiveSmallIntegerField(
+        "quick syncs", choices=QUICK_SYNC_CHOICES, default=60
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = FirmScopedQuerySet.as_manager()
@@ -135,6 +148,7 @@ class SyncRun(models.Model):
         MANUAL = "manual", "Sync Now"
         SCHEDULED = "scheduled", "Daily sync"
         REVIEWED = "reviewed", "Applied after review"
+        QUICK = "quick", "Quick sync"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -143,6 +157,10 @@ class SyncRun(models.Model):
         FAILED = "failed", "Failed"
         # XPM's list looked like it would wipe the firm: nothing was changed, an admin decides.
         HELD = "held", "Held for review"
+
+    class Kind(models.TextChoices):
+        FULL = "full", "Full"
+        QUICK = "quick", "Quick (changes only)"
 
     class Decision(models.TextChoices):
         NONE = "", "Undecided"
@@ -163,6 +181,10 @@ class SyncRun(models.Model):
 
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="sync_runs")
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    # A full run reads the whole practice; a quick one only the clients XPM modified since
+    # ``modified_since`` (the last successful run's start, less a margin).
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FULL)
+    modified_since = models.DateTimeField(null=True, blank=True)
     requested_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -219,12 +241,18 @@ class SyncRun(models.Model):
     @property
     def description(self) -> str:
         """How emails and pages name this run: "The first sync", "The daily sync", ..."""
-        return {
+        descriptions: dict[str, str] = {
             self.Trigger.FIRST: "The first sync",
             self.Trigger.MANUAL: "The sync you started",
             self.Trigger.SCHEDULED: "The daily sync",
             self.Trigger.REVIEWED: "The sync applied after review",
-        }[self.trigger]
+            self.Trigger.QUICK: "The quick sync",
+        }
+        return descriptions[self.trigger]
+
+    @property
+    def is_quick(self) -> bool:
+        return self.kind == self.Kind.QUICK
 
     @property
     def awaits_decision(self) -> bool:

@@ -3,7 +3,7 @@
 from accounts.models import Firm
 
 from . import progress, schedule
-from .models import SyncRun, XpmConnection
+from .models import QUICK_SYNC_CHOICES, SyncRun, XpmConnection
 
 
 def connection_of(firm: Firm) -> XpmConnection | None:
@@ -22,4 +22,6 @@ def panel_context(xpm: XpmConnection) -> dict:
         "held_run": runs[0] if runs and runs[0].awaits_decision else None,
         "progress": progress.describe(runs[0].pk) if runs and runs[0].is_active else "",
         "next_sync_at": schedule.next_scheduled_sync(xpm.firm),
+        "next_quick_at": schedule.next_quick_sync(xpm),
+        "quick_sync_choices": QUICK_SYNC_CHOICES,
     }

@@ -53,13 +53,22 @@ def sync_firm_task(self, firm_id: int, run_id: int) -> None:
 
 @shared_task(acks_late=True)
 def dispatch_due_syncs() -> int:
-    """Hourly (Celery beat): queue the daily sync of every connected firm that is due."""
+    """Every few minutes (Celery beat): queue each connected firm's daily full sync when it is
+    due, spread over the hour, and its quick syncs in between, spread over the few minutes."""
     recover_stale_runs()
     queued = 0
-    for firm in schedule.due_firms():
+    due = [(firm, SyncRun.Kind.FULL) for firm in schedule.due_firms()]
+    full = {firm.pk for firm, _kind in due}
+    due += [(f, SyncRun.Kind.QUICK) for f in schedule.quick_due_firms() if f.pk not in full]
+    for firm, kind in due:
+        quick = kind == SyncRun.Kind.QUICK
         try:
-            delay = schedule.spread(firm.pk)
-            request_sync(firm, trigger=SyncRun.Trigger.SCHEDULED, countdown=delay)
+            request_sync(
+                firm,
+                trigger=SyncRun.Trigger.QUICK if quick else SyncRun.Trigger.SCHEDULED,
+                countdown=schedule.spread(firm.pk, quick=quick),
+                kind=kind,
+            )
         except (SyncAlreadyRunning, NotConnected):
             continue
         except QueueUnavailable:
@@ -70,9 +79,16 @@ def dispatch_due_syncs() -> int:
 
 
 def request_sync(
-    firm: Firm, *, trigger: str, user: User | None = None, countdown: int | None = None
+    firm: Firm,
+    *,
+    trigger: str,
+    user: User | None = None,
+    countdown: int | None = None,
+    kind: str = SyncRun.Kind.FULL,
 ) -> SyncRun:
-    """Queue a sync of ``firm``; raises SyncAlreadyRunning while one is queued or running."""
+    """Queue a sync of ``firm`` (full, or quick: what XPM modified since the last good run);
+    raises SyncAlreadyRunning while one is queued or running, the lock that keeps a quick run
+    and a full one from ever overlapping."""
     recover_stale_runs(firm)
     syncable = XpmConnection.objects.for_firm(firm).filter(
         status__in=XpmConnection.SYNCABLE_STATUSES
@@ -85,6 +101,7 @@ def request_sync(
                 firm=firm,
                 trigger=trigger,
                 requested_by=user,
+                kind=kind,
                 skip_safety_check=trigger == SyncRun.Trigger.REVIEWED,
             )
     except IntegrityError:

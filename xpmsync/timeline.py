@@ -38,6 +38,9 @@ class Timeline:
                 "sync_run_id": self.run_id,
                 "changed_at": self.now,
                 "changes": changes or {},
+                # Every row names both columns: COPY writes the same columns for each.
+                "client_id": None,
+                "contact_id": None,
                 **target,
             }
         )

@@ -3,7 +3,9 @@ compares, named and ordered as the field table says, cut to the columns' sizes."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
+from typing import ClassVar
 
 from clients.models import Client, ClientContact, Contact
 from clients.primary import first_word
@@ -56,3 +58,23 @@ def contact_values(record: ContactRecord) -> dict:
 def fit_position(text: str) -> str:
     """A contact's position at a client, cut to its column."""
     return text[: limits()["link"]["position"]]
+
+
+def live_contacts(record: ClientRecord) -> list[ContactRecord]:
+    """The client's contacts that XPM has not deleted, each UUID once (its first listing)."""
+    seen: dict[str, ContactRecord] = {}
+    for contact in record.contacts:
+        if not contact.is_deleted:
+            seen.setdefault(contact.uuid, contact)
+    return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A contact's role at one client, as the sync writes it to ClientContact."""
+
+    position: str
+    is_xpm_primary: bool
+    is_primary: bool
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("position", "is_xpm_primary", "is_primary")

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -13,9 +13,10 @@ from accounts import mfa
 from accounts.access import firm_admin_required, get_firm
 from accounts.http import AuthenticatedHttpRequest
 from accounts.sudo import sudo_required
+from clients import history as client_history
 
 from . import api, connection, oauth, progress, review, tasks
-from .models import SyncRun, XpmConnection
+from .models import QUICK_SYNC_CHOICES, SyncRun, XpmConnection
 from .panel import connection_of, panel_context
 
 
@@ -138,9 +139,13 @@ def disconnect(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_POST
 @firm_admin_required
 def sync_now(request: AuthenticatedHttpRequest) -> HttpResponse:
+    quick = request.POST.get("kind") == SyncRun.Kind.QUICK
     try:
         run = tasks.request_sync(
-            get_firm(request), trigger=SyncRun.Trigger.MANUAL, user=request.user
+            get_firm(request),
+            trigger=SyncRun.Trigger.MANUAL,
+            user=request.user,
+            kind=SyncRun.Kind.QUICK if quick else SyncRun.Kind.FULL,
         )
     except tasks.SyncAlreadyRunning:
         messages.info(request, "A sync is already running. You will get an email when it ends.")
@@ -148,6 +153,20 @@ def sync_now(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.error(request, str(error))
     else:
         _report_outcome(request, run)
+    return redirect("xpmsync:panel")
+
+
+@require_POST
+@firm_admin_required
+def quick_syncs(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """How often quick syncs run between the nightly full ones (or not at all)."""
+    choice = request.POST.get("quick_sync_minutes", "")
+    allowed = {str(value): label for value, label in QUICK_SYNC_CHOICES}
+    if choice not in allowed:
+        messages.error(request, "Choose how often quick syncs should run.")
+    else:
+        XpmConnection.objects.for_firm(get_firm(request)).update(quick_sync_minutes=int(choice))
+        messages.success(request, f"Quick syncs: {allowed[choice].lower()}.")
     return redirect("xpmsync:panel")
 
 
@@ -193,6 +212,19 @@ def keep_held(request: AuthenticatedHttpRequest) -> HttpResponse:
     else:
         messages.success(request, "Your clients were kept as they are. Nothing was changed.")
     return redirect("xpmsync:panel")
+
+
+@never_cache
+@firm_admin_required
+def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """One sync run: its outcome and every change it made."""
+    run = get_object_or_404(SyncRun.objects.for_firm(get_firm(request)), pk=pk)
+    changes = Paginator(client_history.run_changes(run.firm, run.pk), 50)
+    page = changes.get_page(request.GET.get("page"))
+    entries = [(change, client_history.describe(change)) for change in page.object_list]
+    return render(
+        request, "xpmsync/run_detail.html", {"run": run, "page": page, "entries": entries}
+    )
 
 
 @never_cache

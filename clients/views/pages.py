@@ -6,21 +6,23 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.access import firm_admin_required, firm_member_required, get_firm
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import User
 
+from .. import history
 from ..access import get_client_for_user, get_manual_client_for_admin
 from ..deletion import delete_client
 from ..emailing import NoEmailAddress, draft_message, email_client, recipient, sender_address
 from ..forms import ClientForm, ClientSearchForm, EmailClientForm
 from ..guidance import after_changing_in_xpm, ask_admin
-from ..models import Client, ClientContact
+from ..models import Change, Client, ClientContact
 from ..pagination import FromEitherEndPaginator
 from ..search import search_clients
 
@@ -29,7 +31,7 @@ PAGE_SIZE = 25
 
 @never_cache
 @firm_member_required
-def client_list(request: HttpRequest) -> HttpResponse:
+def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     firm = get_firm(request)
     search = ClientSearchForm(request.GET)
     criteria = search.criteria()
@@ -72,7 +74,7 @@ def _also_matching(elsewhere: dict[str, int], criteria: dict[str, str]) -> list[
 
 @never_cache
 @firm_member_required
-def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def client_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk)
     context = _profile_context(client, tab="details", reader=request.user)
     return render(request, "clients/client_detail.html", context)
@@ -80,7 +82,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @never_cache
 @firm_member_required
-def client_contacts(request: HttpRequest, pk: int) -> HttpResponse:
+def client_contacts(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk)
     context = _profile_context(client, tab="contacts", reader=request.user)
     return render(request, "clients/client_contacts.html", context)
@@ -101,7 +103,7 @@ def _profile_context(client: Client, *, tab: str, reader: User) -> dict:
 
 
 @firm_member_required
-def client_add(request: HttpRequest) -> HttpResponse:
+def client_add(request: AuthenticatedHttpRequest) -> HttpResponse:
     firm = get_firm(request)
     form = ClientForm(request.POST or None)
     duplicates = []
@@ -112,6 +114,9 @@ def client_add(request: HttpRequest) -> HttpResponse:
             client.firm = firm
             client.source = Client.Source.MANUAL
             client.save()
+            history.record_added(
+                firm, client_ids=[client.pk], source=Change.Source.MANUAL, by=request.user
+            )
             messages.success(request, f"{client.name} was added.")
             return redirect("clients:client-detail", pk=client.pk)
     is_connected = firm.is_connected_to_xpm
@@ -125,15 +130,17 @@ def client_add(request: HttpRequest) -> HttpResponse:
 
 
 @firm_member_required
-def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def client_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk)
     if client.is_managed_by_xpm:
         raise PermissionDenied("This client's details come from Xero Practice Manager.")
+    before = history.snapshot(client)  # validating the form changes the instance
     form = ClientForm(request.POST or None, instance=client)
     if request.method == "POST" and form.is_valid():
         client = form.save(commit=False)
         client.updated_at = timezone.now()
         client.save()
+        history.record_edit(client, before, by=request.user)
         messages.success(request, f"{client.name} was saved.")
         return redirect("clients:client-detail", pk=client.pk)
     return render(request, "clients/client_form.html", {"form": form, "client": client})
@@ -141,10 +148,11 @@ def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
+def client_archive(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_manual_client_for_admin(request, pk)
     client.is_archived = request.POST.get("archive") != "no"
     client.save(update_fields=["is_archived"])
+    history.record_archived(client, by=request.user)
     state = "archived" if client.is_archived else "restored"
     messages.success(request, f"{client.name} was {state}.")
     return redirect("clients:client-detail", pk=client.pk)
@@ -152,7 +160,7 @@ def client_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @firm_admin_required
-def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def client_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_manual_client_for_admin(request, pk)
     name = client.name
     delete_client(client)
@@ -162,7 +170,7 @@ def client_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @never_cache
 @firm_member_required
-def client_email(request: HttpRequest, pk: int) -> HttpResponse:
+def client_email(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     client = get_client_for_user(request, pk)
     try:
         contact, address = recipient(client, reader=request.user)

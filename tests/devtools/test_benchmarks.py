@@ -19,12 +19,23 @@ def _results(command: str, **options) -> list[dict]:
 @pytest.mark.django_db(transaction=True)  # bench_sync vacuums, which needs no open transaction
 def test_bench_sync_reports_each_phase_and_an_identical_rerun_writes_nothing():
     phases = {r["phase"]: r for r in _results("bench_sync", clients=60, repeat=1)}
-    assert list(phases) == ["first", "identical", "changed_1pct"]
+    assert list(phases) == ["first", "identical", "changed_1pct", "incremental_1pct"]
     assert phases["first"]["rows_inserted"] > 60
     assert phases["identical"]["rows_inserted"] == phases["identical"]["rows_updated"] == 0
+    assert phases["identical"]["timeline_rows"] == 0
     assert phases["changed_1pct"]["rows_updated"] >= 1
+    # XPM answered the quick sync with only the changed client: it wrote that and its timeline.
+    quick = phases["incremental_1pct"]
+    assert quick["rows_updated"] == phases["changed_1pct"]["rows_updated"]
+    assert quick["timeline_rows"] == phases["changed_1pct"]["timeline_rows"] >= 1
     assert all(r["xpm_calls"] == 1 and r["peak_rss_mb"] > 0 for r in phases.values())
     assert not Firm.objects.filter(name=BENCH_FIRM).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_sync_can_leave_the_timeline_off_for_a_comparison():
+    (first,) = _results("bench_sync", clients=30, repeat=1, phases="first", no_timeline=True)
+    assert first["timeline"] is False and first["timeline_rows"] == 0 < first["rows_inserted"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,6 +2,8 @@
 null tenant names, JSON /connections, single-use refresh tokens, revocation ending every
 connection of a Xero user, DELETE refusing an expired token, rate-limit headers and limits."""
 
+import io
+
 import pytest
 import requests
 from django.conf import settings
@@ -181,3 +183,30 @@ def test_the_control_page_offers_each_toggle(client, sandbox, db):
     )
     sandbox.refresh_from_db()
     assert (sandbox.tenant_names, sandbox.refresh_grace) == ("null", True)
+
+
+@pytest.mark.parametrize("spelling", ["modifiedsince", "modifiedSince"])
+def test_the_sandbox_answers_modifiedsince_with_the_clients_changed_since(
+    client, alice, firm_a, sandbox, spelling
+):
+    from datetime import timedelta
+
+    from xpmsync.parse import parse_client_list
+    from xpmsync.sandbox.models import Edit
+
+    xpm = connected(client, alice, firm_a)
+    url = settings.XPM_API_URL + "client.api/list"
+    since = timezone.now() + timedelta(seconds=1)
+    client.post("/xero-sandbox/", {"action": "change_clients", "how_many": "3"})
+    Edit.objects.update(modified_at=since + timedelta(seconds=5))
+
+    def listed(**params):
+        response = api._send("GET", url, xpm.access_token, tenant_id=xpm.tenant_id, params=params)
+        return list(parse_client_list(io.BytesIO(response.content)))
+
+    later = listed(detailed="true", **{spelling: since.strftime("%Y-%m-%dT%H:%M:%S")})
+    assert len(later) == 3
+    assert {c.email for c in later} == {e.email for e in Edit.objects.all()}
+    assert len(listed(detailed="true")) == sandbox.practice_size
+    future = (since + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    assert listed(detailed="true", modifiedsince=future) == []

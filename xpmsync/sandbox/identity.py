@@ -80,7 +80,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
         redirect_uri=redirect_to,
         code_challenge=params["code_challenge"],
         scope=params["scope"],
-        xero_user=params.get("xero_user") if params.get("xero_user") in XERO_USERS else "alex",
+        xero_user=str(params.get("xero_user")) if params.get("xero_user") in XERO_USERS else "alex",
     )
     query = {"code": grant.code, "state": params.get("state", "")}
     return HttpResponseRedirect(f"{redirect_to}?{urlencode(query)}")

@@ -79,6 +79,9 @@ class Scenario(models.Model):
     failures_left = models.PositiveIntegerField(null=True, blank=True)
     client_count = models.PositiveIntegerField(null=True, blank=True)
     seed = models.PositiveIntegerField(default=2026)
+    # When the generated practice's clients were last modified, for ``modifiedsince``; an
+    # Edit gives one client a later time.
+    practice_modified_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return f"{self.get_tenants_display()}; failure: {self.get_failure_display()}"
@@ -99,6 +102,17 @@ class Scenario(models.Model):
         if self.failures_left is not None:
             Scenario.objects.filter(pk=self.pk).update(failures_left=models.F("failures_left") - 1)
         return True
+
+
+class Edit(models.Model):
+    """A client of the generated practice changed in "XPM" (from the control page)."""
+
+    client_number = models.PositiveIntegerField(unique=True)
+    email = models.CharField(max_length=254)
+    modified_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Client {self.client_number + 1}: {self.email}"
 
 
 class Grant(models.Model):

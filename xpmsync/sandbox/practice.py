@@ -9,7 +9,7 @@ sits in memory whole.
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
@@ -96,11 +96,21 @@ def _contact(rng: random.Random) -> SandboxContact:
     )
 
 
-def clients(count: int, seed: int = 2026, *, changed_every: int = 0) -> Iterator[SandboxClient]:
+def clients(
+    count: int,
+    seed: int = 2026,
+    *,
+    changed_every: int = 0,
+    edits: dict[int, str] | None = None,
+    only: Callable[[int], bool] | None = None,
+) -> Iterator[SandboxClient]:
     """The practice's clients, one at a time.
 
     With ``changed_every`` = N, every Nth client has a different email address: the same
-    practice a day later, with 1/N of its clients edited in XPM.
+    practice a day later, with 1/N of its clients edited in XPM. ``edits`` gives clients (by
+    number) another email address; ``only`` keeps the clients (by number) it accepts, as XPM's
+    ``modifiedsince`` keeps those modified since then. Every client is still drawn, so the same
+    size and seed always give the same practice.
     """
     rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     shared: list[SandboxContact] = []
@@ -127,6 +137,8 @@ def clients(count: int, seed: int = 2026, *, changed_every: int = 0) -> Iterator
         )
         if changed_every and n % changed_every == 0:
             client.email = f"changed{n + 1}@example.com"
+        if edits and n in edits:
+            client.email = edits[n]
         contact_count = rng.choices([0, 1, 2, 3, 4, 5], weights=[10, 55, 20, 9, 4, 2])[0]
         primary_index = rng.randrange(contact_count) if contact_count and rng.random() < 0.6 else -1
         for i in range(contact_count):
@@ -139,7 +151,8 @@ def clients(count: int, seed: int = 2026, *, changed_every: int = 0) -> Iterator
             if any(existing.uuid == contact.uuid for existing, _, _ in client.contacts):
                 continue
             client.contacts.append((contact, i == primary_index, rng.choice(POSITIONS)))
-        yield client
+        if only is None or only(n):
+            yield client
 
 
 def _element(tag: str, value: str) -> str:
@@ -202,13 +215,20 @@ def client_xml(client: SandboxClient) -> str:
 
 
 def practice_xml(
-    count: int, seed: int = 2026, *, chunk_clients: int = 200, changed_every: int = 0
+    count: int,
+    seed: int = 2026,
+    *,
+    chunk_clients: int = 200,
+    changed_every: int = 0,
+    edits: dict[int, str] | None = None,
+    only: Callable[[int], bool] | None = None,
 ) -> Iterator[bytes]:
-    """The whole ``client.api/list?detailed=true`` response, in chunks of bytes."""
+    """The whole ``client.api/list?detailed=true`` response, in chunks of bytes (see
+    ``clients`` for the options)."""
     yield b'<?xml version="1.0" encoding="utf-8"?>\n'
     yield b'<Response api-method="List"><Status>OK</Status><Clients>'
     batch: list[str] = []
-    for client in clients(count, seed, changed_every=changed_every):
+    for client in clients(count, seed, changed_every=changed_every, edits=edits, only=only):
         batch.append(client_xml(client))
         if len(batch) >= chunk_clients:
             yield "".join(batch).encode()

@@ -6,8 +6,10 @@ settings allow only with DEBUG on. The portal reaches it over HTTP through the s
 Xero.
 """
 
+import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.http import (
@@ -22,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from .models import XERO_USERS, Connection, Scenario, Token
+from .models import XERO_USERS, Connection, Edit, Scenario, Token
 from .practice import practice_xml
 from .tenants import TENANTS, described
 
@@ -79,7 +81,7 @@ def connection(request: HttpRequest, connection_id: str) -> HttpResponse:
 
 @csrf_exempt
 @require_http_methods(["GET"])
-def client_list(request: HttpRequest) -> HttpResponse:
+def client_list(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """``client.api/list?detailed=true``, streamed, or the scenario's failure."""
     scenario = Scenario.current()
     bearer = _bearer(request)
@@ -90,9 +92,17 @@ def client_list(request: HttpRequest) -> HttpResponse:
     if TENANTS.get(tenant_id, {}).get("tenantType") != "PRACTICEMANAGER" or not connected.exists():
         return HttpResponse("Forbidden: this tenant is not connected", status=403)
     limits = _count_call(tenant_id)
-    response = _over_limit(limits) or _played_failure(scenario)
+    response: HttpResponse | StreamingHttpResponse | None = _over_limit(limits) or _played_failure(
+        scenario
+    )
     if response is None:
-        body = practice_xml(scenario.practice_size, scenario.seed)
+        edits = {e.client_number: e for e in Edit.objects.all()}
+        body = practice_xml(
+            scenario.practice_size,
+            scenario.seed,
+            edits={n: e.email for n, e in edits.items()},
+            only=_modified_since(request, scenario, edits),
+        )
         if scenario.play(Scenario.Failure.SLOW):
             body = _slowly(body)
         response = StreamingHttpResponse(body, content_type="application/xml")
@@ -100,6 +110,21 @@ def client_list(request: HttpRequest) -> HttpResponse:
     response["X-MinLimit-Remaining"] = str(max(MINUTE_LIMIT - limits["minute"], 0))
     response["X-AppMinLimit-Remaining"] = str(max(APP_MINUTE_LIMIT - limits["app_minute"], 0))
     return response
+
+
+def _modified_since(request: HttpRequest, scenario: Scenario, edits: dict) -> Callable | None:
+    """XPM's ``modifiedsince`` (UTC, ``yyyy-MM-ddTHH:mm:ss``; either spelling): the clients
+    modified since then, by the practice's time or their own edit's."""
+    raw = next((str(v) for k, v in request.GET.items() if k.lower() == "modifiedsince"), "")
+    if not raw:
+        return None
+    since = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+
+    def modified(n: int) -> bool:
+        edit = edits.get(n)
+        return (edit.modified_at if edit else scenario.practice_modified_at) >= since
+
+    return modified
 
 
 def _slowly(chunks: Iterator[bytes], seconds: float = 3.0) -> Iterator[bytes]:
@@ -177,6 +202,9 @@ def control(request: HttpRequest) -> HttpResponse:
         if request.POST.get("action") == "expire_access_tokens":
             Token.objects.update(access_expires_at=timezone.now())
             return HttpResponseRedirect(request.path)
+        if request.POST.get("action") == "change_clients":
+            _change_clients(scenario, int(request.POST.get("how_many") or 3))
+            return HttpResponseRedirect(request.path)
         scenario.tenants = request.POST.get("tenants", Scenario.Tenants.ONE)
         scenario.tenant_names = request.POST.get("tenant_names", Scenario.TenantNames.NAMED)
         scenario.refresh_grace = request.POST.get("refresh_grace") == "on"
@@ -189,6 +217,7 @@ def control(request: HttpRequest) -> HttpResponse:
         scenario.save()
         return HttpResponseRedirect(request.path)
     context = {
+        "edits": Edit.objects.order_by("-modified_at")[:10],
         "scenario": scenario,
         "Scenario": Scenario,
         "connections": [
@@ -196,3 +225,15 @@ def control(request: HttpRequest) -> HttpResponse:
         ],
     }
     return render(request, "xpm_sandbox/control.html", context)
+
+
+def _change_clients(scenario: Scenario, how_many: int) -> None:
+    """Edit a few clients' email addresses "in XPM", as a person would between syncs."""
+    now = timezone.now()
+    numbers = random.sample(range(scenario.practice_size), min(how_many, scenario.practice_size))
+    for n in numbers:
+        stamp = now.strftime("%H%M%S")
+        Edit.objects.update_or_create(
+            client_number=n,
+            defaults={"email": f"client{n + 1}.{stamp}@example.com", "modified_at": now},
+        )

@@ -1,4 +1,5 @@
-"""Benchmark the XPM sync: a first sync, an identical re-sync, and a re-sync with 1% changed.
+"""Benchmark the XPM sync: a first sync, an identical re-sync, a re-sync with 1% changed, and
+a quick sync of that 1% (XPM answering ``modifiedsince`` with only the changed clients).
 
 The generated practice is served over real HTTP by a small local server (streamed, as XPM would)
 and fetched through the same client code as a real sync. Prints one JSON object per phase.
@@ -8,9 +9,11 @@ import statistics
 
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.models import Firm
+from clients.models import Change
 from devtools.benchmarking import (
     empty_firm,
     fresh_firm,
@@ -21,6 +24,10 @@ from devtools.benchmarking import (
     vacuum,
     write_results,
 )
+from xpmsync.models import SyncRun
+
+# Each phase and the share of the practice its list changes (every Nth client; 0: none).
+PHASES = {"first": 0, "identical": 0, "changed_1pct": 100, "incremental_1pct": 100}
 
 
 class Command(BaseCommand):
@@ -33,19 +40,33 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="Keep the synced benchmark firm afterwards."
         )
+        parser.add_argument(
+            "--no-timeline",
+            action="store_true",
+            help="Record no change timeline, to compare a sync's cost with and without it.",
+        )
+        parser.add_argument(
+            "--phases",
+            default=",".join(PHASES),
+            help=f"Comma-separated phases to time (default: {','.join(PHASES)}).",
+        )
 
     def handle(self, *args, clients, repeat, output, keep=False, **options):
         firm = fresh_firm()
         results = []
-        with serve_practice(clients) as handler:
-            for phase, changed_every in (("first", 0), ("identical", 0), ("changed_1pct", 100)):
+        timeline = not options.get("no_timeline")
+        phases = [p for p in options.get("phases", ",".join(PHASES)).split(",") if p]
+        with serve_practice(clients) as handler, override_settings(XPM_TIMELINE=timeline):
+            for phase in phases:
                 timings, last = [], None
                 for _ in range(repeat):
                     self._prepare(phase, firm, handler)
-                    handler.changed_every = changed_every
-                    last, seconds, queries = timed_sync(firm)
+                    handler.changed_every = PHASES[phase]
+                    kind = SyncRun.Kind.QUICK if phase == "incremental_1pct" else SyncRun.Kind.FULL
+                    last, seconds, queries = timed_sync(firm, kind=kind)
                     timings.append(seconds)
-                results.append(self._report(phase, clients, timings, queries, last))
+                result = self._report(phase, clients, timings, queries, last)
+                results.append({**result, "timeline": timeline})
         if not keep:
             remove_firm(firm)
         write_results(self.stdout, results, output)
@@ -58,8 +79,8 @@ class Command(BaseCommand):
         """
         if phase == "first":
             empty_firm(firm)
-        elif phase == "changed_1pct":
-            handler.changed_every = 0  # back to yesterday's practice before each changed run
+        elif phase != "identical" or not SyncRun.objects.filter(firm=firm).exists():
+            handler.changed_every = 0  # yesterday's practice, synced, before each changed run
             timed_sync(firm)
         vacuum()
 
@@ -83,6 +104,7 @@ class Command(BaseCommand):
             "rows_updated": updated,
             "peak_rss_mb": peak_rss_mb(),
             "xpm_calls": run.api_calls,
+            "timeline_rows": Change.objects.filter(sync_run_id=run.pk).count(),
             "database": connection.vendor,
             "at": timezone.now().isoformat(timespec="seconds"),
         }
