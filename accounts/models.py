@@ -19,8 +19,14 @@ class FirmScopedQuerySet(models.QuerySet):
         return self.filter(firm=firm)
 
 
-# The XPM connection states in which a firm counts as connected (and so requires MFA).
-CONNECTED_XPM_STATUSES = ("active", "needs_reconnect", "needs_attention")
+def connected_xpm_statuses() -> tuple[str, ...]:
+    """The XPM connection states in which a firm counts as connected (and so requires MFA).
+
+    xpmsync's own, imported when asked: xpmsync's models import these, so not at the top.
+    """
+    from xpmsync.models import XpmConnection
+
+    return tuple(XpmConnection.CONNECTED_STATUSES)
 
 
 class Firm(models.Model):
@@ -59,7 +65,7 @@ class Firm(models.Model):
         # Queried afresh each time: a connection made in another request counts at once.
         return Firm.objects.filter(
             pk=self.pk,
-            xpm_connection__status__in=CONNECTED_XPM_STATUSES,
+            xpm_connection__status__in=connected_xpm_statuses(),
         ).exists()
 
     def active_user_count(self) -> int:

@@ -22,7 +22,7 @@ from gapportal.mail import send_templated_email
 
 from . import audit
 from .mfa import users_without_mfa
-from .models import CONNECTED_XPM_STATUSES, AuditEvent, Firm, MfaReminder, User
+from .models import AuditEvent, Firm, MfaReminder, User, connected_xpm_statuses
 
 REMINDER_INTERVAL = timedelta(days=3)
 MAX_AUTOMATIC_REMINDERS = 3
@@ -37,7 +37,7 @@ def configure_mfa_url() -> str:
 
 def firms_requiring_mfa() -> QuerySet[Firm]:
     return Firm.objects.filter(
-        Q(is_mfa_required_by_admin=True) | Q(xpm_connection__status__in=CONNECTED_XPM_STATUSES)
+        Q(is_mfa_required_by_admin=True) | Q(xpm_connection__status__in=connected_xpm_statuses())
     ).distinct()
 
 

@@ -278,11 +278,20 @@ class Change(models.Model):
     class Meta:
         ordering = ["-changed_at", "-id"]
         # Few indexes, for a table a first sync fills with a row per client and contact: a
-        # client's and a contact's timeline (and their cascade on delete), a run's page (the
-        # run id's own index), and the rare rows a person made (for the user's deletion).
+        # client's and a contact's timeline (and their cascade on delete; each row is in one
+        # of the two), a run's page (the run id's own index), and the rare rows a person made
+        # (for the user's deletion).
         indexes = [
-            models.Index(fields=["client", "-changed_at"], name="change_client_time"),
-            models.Index(fields=["contact", "-changed_at"], name="change_contact_time"),
+            models.Index(
+                fields=["client", "-changed_at"],
+                name="change_client_time",
+                condition=models.Q(client__isnull=False),
+            ),
+            models.Index(
+                fields=["contact", "-changed_at"],
+                name="change_contact_time",
+                condition=models.Q(contact__isnull=False),
+            ),
             models.Index(
                 fields=["actor"], name="change_actor", condition=models.Q(actor__isnull=False)
             ),

@@ -118,7 +118,11 @@ def fresh_firm() -> Firm:
         f"bench-{int(time.time())}@bench.invalid", None, firm=firm, role=User.Role.ADMIN
     )
     row = XpmConnection(
-        firm=firm, status="active", tenant_id="bench", tenant_name="Bench", connected_by=admin
+        firm=firm,
+        status=XpmConnection.Status.ACTIVE,
+        tenant_id="bench",
+        tenant_name="Bench",
+        connected_by=admin,
     )
     row.set_tokens({"access_token": "bench", "refresh_token": "bench", "expires_in": 86400})
     row.save()

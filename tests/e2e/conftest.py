@@ -95,7 +95,16 @@ def page_factory(browser, portal, request):
                 page.problems.console.append(message.text) if message.type == "error" else None
             ),
         )
-        page.on("requestfailed", lambda req: page.problems.requests.append(req.url))
+        # A request the browser abandoned because the page moved on (net::ERR_ABORTED) is not a
+        # failure of the portal; any other failure is.
+        page.on(
+            "requestfailed",
+            lambda req: (
+                page.problems.requests.append(req.url)
+                if "ERR_ABORTED" not in (req.failure or "")
+                else None
+            ),
+        )
         page.on(
             "response",
             lambda response: (
