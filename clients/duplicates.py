@@ -277,13 +277,16 @@ def _similar_names(
 
 def _candidates(portal: list[_Side], xpm: dict[int, _Side]) -> dict[int, list[int]]:
     """For each portal name, the XPM names that may be at least SIMILAR_NAMES alike: an
-    exact similarity join with prefix filtering (Bayardo et al., "Scaling up all pairs
-    similarity search", 2007).
+    exact similarity join with prefix, length and positional filtering (Bayardo et al.,
+    "Scaling up all pairs similarity search", 2007; Xiao et al., PPJoin, 2008).
 
     Each name's trigrams are ordered rarest first; two names whose similarity reaches t share
     a trigram among the first ``n - ceil(t * n) + 1`` of either's ``n``. Only those prefixes
-    are indexed and probed, so "bakery" or "pty" (thousands of names) are rarely looked at,
-    and no pair that could reach t is missed.
+    are indexed and probed, so "bakery" or "pty" (thousands of names) are rarely looked at.
+    A name of ``m`` trigrams can only match one of ``n`` if ``t * n <= m <= n / t``, and a
+    pair meeting in the prefixes at positions ``i`` and ``j`` can share at most what is left
+    after them: a pair that cannot reach ``ceil(t / (1 + t) * (n + m))`` shared trigrams is
+    dropped there. No pair that could reach t is missed.
     """
     frequency: Counter[str] = Counter()
     for side in (*xpm.values(), *portal):
@@ -291,20 +294,36 @@ def _candidates(portal: list[_Side], xpm: dict[int, _Side]) -> dict[int, list[in
             side.grams = trigrams(side.key)
         frequency.update(side.grams)
 
-    def prefix(grams: frozenset[str]) -> list[str]:
-        ordered = sorted(grams, key=lambda gram: (frequency[gram], gram))
-        # the small epsilon keeps 0.6 * 10 from rounding up to 7, which would shorten it
-        return ordered[: len(ordered) - math.ceil(SIMILAR_NAMES * len(ordered) - 1e-9) + 1]
+    def ordered(grams: frozenset[str]) -> list[str]:
+        return sorted(grams, key=lambda gram: (frequency[gram], gram))
 
-    index: dict[str, list[int]] = defaultdict(list)
+    def prefix_length(size: int) -> int:
+        # the small epsilon keeps 0.6 * 10 from rounding up to 7, which would shorten it
+        return size - math.ceil(SIMILAR_NAMES * size - 1e-9) + 1
+
+    index: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for side in xpm.values():
-        for gram in prefix(side.grams):
-            index[gram].append(side.pk)
+        grams = ordered(side.grams)
+        for position, gram in enumerate(grams[: prefix_length(len(grams))]):
+            index[gram].append((side.pk, position, len(grams)))
+    ratio = SIMILAR_NAMES / (1 + SIMILAR_NAMES)
     candidates: dict[int, list[int]] = {}
     for mine in portal:
-        found: set[int] = set()
-        for gram in prefix(mine.grams):
-            found.update(index.get(gram, ()))
+        grams = ordered(mine.grams)
+        n = len(grams)
+        shortest, longest = SIMILAR_NAMES * n - 1e-9, n / SIMILAR_NAMES + 1e-9
+        shared: dict[int, int] = {}
+        dropped: set[int] = set()
+        for i, gram in enumerate(grams[: prefix_length(n)]):
+            for pk, j, m in index.get(gram, ()):
+                if pk in dropped or not shortest <= m <= longest:
+                    continue
+                needed = math.ceil(ratio * (n + m) - 1e-9)
+                if shared.get(pk, 0) + 1 + min(n - i - 1, m - j - 1) >= needed:
+                    shared[pk] = shared.get(pk, 0) + 1
+                else:
+                    dropped.add(pk)
+        found = [pk for pk in shared if pk not in dropped]
         if found:
             candidates[mine.pk] = sorted(found)
     return candidates

@@ -97,14 +97,35 @@ class Entry:
 
 
 def timeline(client: Client, *, limit: int = 200) -> list[Entry]:
-    """The client's entries and its contacts', newest first."""
-    contact_ids = client.links.values_list("contact_id", flat=True)
+    """The client's entries and its contacts', newest first.
+
+    An XPM sync writes no row when it adds a client or contact: their arrival is read from
+    the record's own creation time (portal and CSV additions have rows, with who made them).
+    """
+    contacts = list(Contact.objects.filter(links__client=client).distinct())
     changes = (
         Change.objects.for_firm(client.firm)
-        .filter(Q(client=client) | Q(contact_id__in=contact_ids))
+        .filter(Q(client=client) | Q(contact_id__in=[c.pk for c in contacts]))
         .select_related("actor", "contact")[:limit]
     )
-    return [describe(change) for change in changes]
+    entries = [describe(change) for change in changes]
+    if client.xpm_uuid and not any(e.action == "Added" and e.subject == "Client" for e in entries):
+        entries.append(_arrival(client.created_at, "Client"))
+    added = {e.subject for e in entries if e.action == "Added"}
+    entries += [
+        _arrival(contact.created_at, f"Contact {contact.name}")
+        for contact in contacts
+        if contact.xpm_uuid and f"Contact {contact.name}" not in added
+    ]
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)[:limit]
+
+
+def _arrival(at: datetime, subject: str) -> Entry:
+    """A record that arrived from XPM, as the timeline shows it."""
+    action = Change.Action.CREATED.label
+    return Entry(
+        at=at, subject=subject, action=str(action), by="XPM sync", lines=[], sync_run_id=None
+    )
 
 
 def run_changes(firm: Firm, sync_run_id: int):

@@ -244,7 +244,6 @@ class _Mirror:
                 counts["clients_unchanged"] += 1
         new_ids = bulk.insert(Client, to_create)
         counts["clients_created"] += len(to_create)
-        self.timeline.created(client_ids=new_ids)
         self.timeline.updated_clients(changed)  # before the update overwrites the old values
         self.timeline.archived(archived[False])
         self.timeline.archived(archived[True], restored=True)
@@ -283,7 +282,6 @@ class _Mirror:
                 to_update.append({"id": pk, "updated_at": self.now, **values})
                 changed[pk] = values
         new_ids = bulk.insert(Contact, to_create)
-        self.timeline.created(contact_ids=new_ids)
         self.timeline.updated_contacts(changed)
         bulk.update(Contact, to_update, [*CONTACT_FIELDS, "updated_at"])
         self.counts["contacts_created"] += len(to_create)

@@ -1,9 +1,11 @@
 """What a sync changed, record by record, for each client's History tab and the run's page.
 
-One compact row per client or contact the sync added, changed, archived or restored, written in
-bulk in the sync's own transaction (so a rolled-back run leaves none). The old values of changed
-rows are read once per batch, only for the rows whose values changed, before they are
-overwritten: an unchanged practice costs no query and writes nothing.
+One compact row per client or contact the sync changed, archived or restored, written in bulk
+in the sync's own transaction (so a rolled-back run leaves none). Additions need no row: a
+record's creation time and source say when and how it arrived (``clients.history`` shows
+them), which keeps a first sync of a large practice from writing its size twice. The old values
+of changed rows are read once per batch, only for the rows whose values changed, before they
+are overwritten: an unchanged practice costs no query and writes nothing.
 """
 
 from __future__ import annotations
@@ -44,14 +46,6 @@ class Timeline:
                 **target,
             }
         )
-
-    def created(self, *, client_ids: Iterable[int] = (), contact_ids: Iterable[int] = ()) -> None:
-        if not self.enabled:
-            return
-        for pk in client_ids:
-            self._add(Change.Action.CREATED.value, client_id=pk)
-        for pk in contact_ids:
-            self._add(Change.Action.CREATED.value, contact_id=pk)
 
     def archived(self, client_ids: Iterable[int], *, restored: bool = False) -> None:
         if not self.enabled:
