@@ -10,7 +10,7 @@ from xpmsync.models import SyncRun
 from xpmsync.sandbox.models import Edit
 
 from .conftest import assert_accessible, assert_fits, log_in
-from .test_journeys import connect_through_dialogs, menu, verify_with_device
+from .test_journeys import connect_signed_in, verify_with_device
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -20,11 +20,7 @@ def test_a_change_in_xpm_reaches_the_history_tab_by_a_quick_sync(page_factory, p
     admin = make_user(firm, "alex@harbourview.example.com", role=User.Role.ADMIN)
     device = make_device(admin)
     page = page_factory()
-    log_in(page, portal, admin.email, PASSWORD)
-    verify_with_device(page, device)
-    menu(page, "Manage Clients")
-    connect_through_dialogs(page)
-    page.wait_for_url(f"{portal}/clients/manage/")
+    connect_signed_in(page, portal, admin, device)
 
     # Someone edits a client in XPM, as the sandbox's control page lets a developer do.
     page.wait_for_load_state("networkidle")

@@ -60,6 +60,15 @@ def connect_through_dialogs(page):
     page.get_by_role("button", name="Allow access").click()
 
 
+def connect_signed_in(page, portal, admin, device) -> None:
+    """Log in with the password and a code, then connect XPM through both dialogs."""
+    log_in(page, portal, admin.email, PASSWORD)
+    verify_with_device(page, device)
+    menu(page, "Manage Clients")
+    connect_through_dialogs(page)
+    page.wait_for_url(f"{portal}/clients/manage/")
+
+
 def test_admin_with_mfa_connects_syncs_and_disconnects(page_factory, portal, admin, firm):
     device = make_device(admin)
     page = page_factory()
@@ -266,11 +275,7 @@ def test_a_practice_xero_sends_without_a_name_connects_and_a_wipe_is_held(
     page.shot("sandbox-control")
 
     device = make_device(admin)
-    log_in(page, portal, admin.email, PASSWORD)
-    verify_with_device(page, device)
-    menu(page, "Manage Clients")
-    connect_through_dialogs(page)
-    page.wait_for_url(f"{portal}/clients/manage/")
+    connect_signed_in(page, portal, admin, device)
     assert "Connected to Xero Practice Manager (9D3C2A5E)" in page.content()
     assert "None" not in page.locator("main").inner_text()
     synced = Client.objects.for_firm(firm).filter(is_archived=False).count()
@@ -313,11 +318,7 @@ def test_a_running_sync_shows_its_progress_without_reloading(page_factory, porta
 
     device = make_device(admin)
     page = page_factory()
-    log_in(page, portal, admin.email, PASSWORD)
-    verify_with_device(page, device)
-    menu(page, "Manage Clients")
-    connect_through_dialogs(page)
-    page.wait_for_url(f"{portal}/clients/manage/")
+    connect_signed_in(page, portal, admin, device)
     # XPM now sends a larger list, slowly, as a big practice's arrives.
     Scenario.objects.filter(pk=1).update(failure="slow", failures_left=1, client_count=4000)
 
