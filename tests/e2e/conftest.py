@@ -172,3 +172,20 @@ def assert_fits(page, width: int = 375) -> None:
     """Nothing makes the page scroll sideways at a phone's width."""
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width + 1, f"page is {overflow}px wide at {width}px"
+
+
+@pytest.fixture
+def admin(firm):
+    """Alex, an admin of the test module's ``firm``."""
+    from accounts.models import User
+    from tests.factories import make_user
+
+    return make_user(firm, "alex@harbourview.example.com", role=User.Role.ADMIN, first_name="Alex")
+
+
+@pytest.fixture
+def staff(firm):
+    """Sam, a firm user of the test module's ``firm``."""
+    from tests.factories import make_user
+
+    return make_user(firm, "sam@harbourview.example.com", first_name="Sam")

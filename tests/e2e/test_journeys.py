@@ -22,16 +22,6 @@ def firm():
     return make_firm("Harbour View Accounting", seat_limit=3)
 
 
-@pytest.fixture
-def admin(firm):
-    return make_user(firm, "alex@harbourview.example.com", role=User.Role.ADMIN, first_name="Alex")
-
-
-@pytest.fixture
-def staff(firm):
-    return make_user(firm, "sam@harbourview.example.com", first_name="Sam")
-
-
 def menu(page, name):
     page.get_by_role("navigation", name="Main menu").get_by_role(
         "link", name=name, exact=True

@@ -9,8 +9,8 @@ USB security key (CTAP2, no resident keys) beside it.
 import pytest
 from django.core import mail
 
-from accounts.models import AuditEvent, User
-from tests.factories import PASSWORD, make_firm, make_user
+from accounts.models import AuditEvent
+from tests.factories import PASSWORD, make_firm
 from tests.totp import code_for, make_device
 
 from .conftest import assert_accessible, assert_fits
@@ -45,16 +45,6 @@ def site(portal, settings):
 @pytest.fixture
 def firm():
     return make_firm("Harbour View Accounting", seat_limit=10)
-
-
-@pytest.fixture
-def admin(firm):
-    return make_user(firm, "alex@harbourview.example.com", role=User.Role.ADMIN, first_name="Alex")
-
-
-@pytest.fixture
-def staff(firm):
-    return make_user(firm, "sam@harbourview.example.com", first_name="Sam")
 
 
 def add_authenticator(page, options: dict) -> tuple:
