@@ -8,6 +8,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from gapportal.spreadsheets import neutralise
+
 from .models import AuditEvent, Firm, User
 from .throttle import client_ip
 
@@ -75,7 +77,6 @@ CSV_COLUMNS = ("When", "Time zone", "Event", "Who", "Details", "Address")
 def events_csv(firm: Firm, events: QuerySet[AuditEvent]) -> str:
     """The events as CSV, times in the firm's zone; no cell can run as a spreadsheet formula."""
     # Imported here: clients depends on accounts, not the other way round.
-    from clients.csv_import import neutralise
 
     zone = firm.zoneinfo
     buffer = io.StringIO()

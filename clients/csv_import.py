@@ -26,6 +26,7 @@ from django.utils.crypto import constant_time_compare
 
 from accounts import audit
 from accounts.models import AuditEvent, Firm, User
+from gapportal.spreadsheets import neutralise
 
 from . import health, history
 from .contacts import refresh_primary_contacts
@@ -624,13 +625,6 @@ def _apply(firm: Firm, plan: Plan, *, by: User | None = None) -> None:
 
 
 # --- Writing CSV --------------------------------------------------------------------------------
-
-
-def neutralise(cell: str) -> str:
-    """Stop a spreadsheet from running a cell as a formula when it opens a CSV we wrote."""
-    if cell and cell[0] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + cell
-    return cell
 
 
 def template_csv() -> str:
