@@ -3,6 +3,7 @@
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit
@@ -117,9 +118,13 @@ def disconnect(firm: Firm, *, by: User) -> None:
             bool(connection.xero_connection_id)
             and others.filter(xero_connection_id=connection.xero_connection_id).exists()
         )
+        # A connection whose Xero user is unknown (made before ID tokens were read) may be the
+        # same user's: while one remains, revoking could cut it off too.
         may_revoke = (
             bool(connection.xero_user_id)
-            and not others.filter(xero_user_id=connection.xero_user_id).exists()
+            and not others.filter(
+                Q(xero_user_id=connection.xero_user_id) | Q(xero_user_id="")
+            ).exists()
         )
         xero_connection_id = "" if shares_tenant else connection.xero_connection_id
         label = connection.practice_label

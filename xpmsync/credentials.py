@@ -49,7 +49,9 @@ def fresh_access_token(connection: XpmConnection, *, force: bool = False) -> str
     seen = connection.access_token_encrypted
     refused: api.XeroError | None = None
     with transaction.atomic():
-        locked = XpmConnection.objects.select_for_update().get(pk=connection.pk)
+        locked = XpmConnection.objects.select_for_update().filter(pk=connection.pk).first()
+        if locked is None:  # disconnected meanwhile
+            raise api.NeedsReconnect("The firm disconnected from Xero Practice Manager.")
         # Another worker may have refreshed while we waited for the lock.
         refreshed_meanwhile = locked.access_token_encrypted != seen
         if locked.access_token_is_fresh() and (refreshed_meanwhile or not force):

@@ -84,7 +84,7 @@ def apply_records(
         # A disconnect that happened meanwhile wins: roll everything back.
         still_connected = (
             XpmConnection.objects.select_for_update()
-            .filter(pk=connection_id, status=XpmConnection.Status.ACTIVE)
+            .filter(pk=connection_id, status__in=XpmConnection.SYNCABLE_STATUSES)
             .exists()
         )
         if not still_connected:

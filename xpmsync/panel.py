@@ -2,7 +2,7 @@
 
 from accounts.models import Firm
 
-from . import progress, schedule
+from . import progress, review, schedule
 from .models import QUICK_SYNC_CHOICES, SyncRun, XpmConnection
 
 
@@ -19,7 +19,7 @@ def panel_context(xpm: XpmConnection) -> dict:
         "connection": xpm,
         "runs": runs,
         "last_run": runs[0] if runs else None,
-        "held_run": runs[0] if runs and runs[0].awaits_decision else None,
+        "held_run": review.awaiting_review(xpm.firm),
         "progress": progress.describe(runs[0].pk) if runs and runs[0].is_active else "",
         "next_sync_at": schedule.next_scheduled_sync(xpm.firm),
         "next_quick_at": schedule.next_quick_sync(xpm),

@@ -20,8 +20,9 @@ class NothingToReview(Exception):
 
 
 def awaiting_review(firm: Firm) -> SyncRun | None:
-    """The firm's latest run, if it is held and nobody has decided about it yet."""
-    latest = SyncRun.objects.for_firm(firm).first()
+    """The firm's latest full run, if it is held and nobody has decided about it yet (quick
+    runs in between never hold, and must not hide it)."""
+    latest = SyncRun.objects.for_firm(firm).exclude(kind=SyncRun.Kind.QUICK).first()
     return latest if latest is not None and latest.awaits_decision else None
 
 

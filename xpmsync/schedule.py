@@ -23,6 +23,9 @@ COMPLETED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.HELD)
 
 
 FULL_COMPLETED = Q(sync_runs__status__in=COMPLETED, sync_runs__kind=SyncRun.Kind.FULL)
+# A full sync that failed is tried again after this, not at every dispatch.
+RETRY_FAILED_FULL_AFTER = timedelta(hours=1)
+FULL_FAILED = Q(sync_runs__status=SyncRun.Status.FAILED, sync_runs__kind=SyncRun.Kind.FULL)
 
 
 def due_firms():
@@ -30,8 +33,15 @@ def due_firms():
     cutoff = timezone.now() - SYNC_EVERY + timedelta(minutes=30)
     return (
         Firm.objects.filter(xpm_connection__status__in=XpmConnection.SYNCABLE_STATUSES)
-        .annotate(last_success=Max("sync_runs__finished_at", filter=FULL_COMPLETED))
+        .annotate(
+            last_success=Max("sync_runs__finished_at", filter=FULL_COMPLETED),
+            last_failure=Max("sync_runs__finished_at", filter=FULL_FAILED),
+        )
         .filter(Q(last_success__isnull=True) | Q(last_success__lt=cutoff))
+        .filter(
+            Q(last_failure__isnull=True)
+            | Q(last_failure__lt=timezone.now() - RETRY_FAILED_FULL_AFTER)
+        )
         .exclude(sync_runs__status__in=SyncRun.ACTIVE_STATUSES)
         .order_by("pk")
     )

@@ -38,12 +38,13 @@ def recipients(run: SyncRun) -> list[User]:
     return admins[:1]
 
 
-def send_summary(run: SyncRun) -> None:
+def send_summary(run: SyncRun, *, checked: dict | None = None) -> None:
+    """Email the run's outcome; ``checked`` is ``check_clients(run)`` when already made."""
     page = "xpmsync:panel" if run.status == SyncRun.Status.HELD else "xpmsync:history"
     url = settings.SITE_URL + reverse(page)
     context = {"run": run, "url": url}
     if run.status == SyncRun.Status.SUCCEEDED:
-        context.update(check_clients(run))
+        context.update(checked if checked is not None else check_clients(run))
     for user in recipients(run):
         send_templated_email("sync_summary", [user.email], {"user": user, **context})
 

@@ -27,7 +27,7 @@ from .mirror import Applied, SyncAborted, apply_records
 from .models import SyncRun, XpmConnection
 from .parse import XpmResponseError, parse_client_list
 from .safety import HeldForReview
-from .summary import send_summary
+from .summary import check_clients, send_summary
 from .tokens import TokenUnreadable
 
 logger = logging.getLogger(__name__)
@@ -203,14 +203,20 @@ def finish(run: SyncRun, status: str, **fields) -> None:
 
 
 def _routine(run: SyncRun) -> bool:
-    """A scheduled quick sync that went well, or failed as the one before it did: nobody is
-    emailed about it and the audit log does not fill with it (its changes are on the
-    timeline, its outcome in the sync history)."""
-    if run.trigger != SyncRun.Trigger.QUICK:
+    """A scheduled quick sync that went well, or a scheduled run that failed as the one of its
+    kind before it did: nobody is emailed about it and the audit log does not fill with it
+    (its changes are on the timeline, its outcome in the sync history)."""
+    if run.trigger not in (SyncRun.Trigger.QUICK, SyncRun.Trigger.SCHEDULED):
         return False
     if run.status == SyncRun.Status.SUCCEEDED:
-        return True
-    before = SyncRun.objects.for_firm(run.firm).exclude(pk=run.pk).values("status").first()
+        return run.trigger == SyncRun.Trigger.QUICK
+    before = (
+        SyncRun.objects.for_firm(run.firm)
+        .filter(kind=run.kind)
+        .exclude(pk=run.pk)
+        .values("status")
+        .first()
+    )
     return before is not None and before["status"] == run.status
 
 
@@ -244,12 +250,16 @@ _LOGGED_COUNTS = (
 
 
 def _notify(run: SyncRun) -> None:
-    if run.status in SyncRun.ACTIVE_STATUSES or _routine(run):
+    if run.status in SyncRun.ACTIVE_STATUSES:
         return
     try:
-        send_summary(run)
+        checked = None
+        if run.status == SyncRun.Status.SUCCEEDED and not (_routine(run) and run.changed_nothing):
+            checked = check_clients(run)  # duplicates and the worklist, emailed or not
+        if not _routine(run):
+            send_summary(run, checked=checked)
     except Exception:
-        logger.exception("Could not email the summary of sync run %s", run.pk)
+        logger.exception("Could not check the clients or email the summary of run %s", run.pk)
 
 
 def _fetch_and_apply(run: SyncRun) -> Applied:

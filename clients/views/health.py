@@ -113,7 +113,8 @@ def duplicate_merge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @firm_admin_required
 @sudo_required
 def duplicate_merge_all(request: AuthenticatedHttpRequest) -> HttpResponse:
-    expected = int(request.POST.get("count", "") or -1)
+    count = request.POST.get("count", "")
+    expected = int(count) if count.isdigit() else -1  # anything else matches no count
     try:
         merged = merge.merge_all_same(
             get_firm(request), by=request.user, expected=expected, ip=client_ip(request)

@@ -221,7 +221,8 @@ def test_a_firm_due_its_full_sync_gets_that_rather_than_a_quick_one(firm_a, sync
 
 
 def test_quick_syncs_do_not_postpone_the_nightly_full_one(firm_a, synced, xero):
-    SyncRun.objects.filter(pk=synced.pk).update(finished_at=timezone.now() - timedelta(days=2))
+    two_days_ago = timezone.now() - timedelta(days=2)
+    SyncRun.objects.filter(pk=synced.pk).update(finished_at=two_days_ago, queued_at=two_days_ago)
     answer(xero)
     run(firm_a, kind=SyncRun.Kind.QUICK)
     assert firm_a in list(schedule.due_firms())
@@ -268,3 +269,54 @@ def test_scheduled_quick_syncs_email_nobody_unless_one_starts_failing(firm_a, al
     assert [m.to for m in mail.outbox] == [[alice.email]]  # every admin: alice is the one
     tasks.request_sync(firm_a, trigger=SyncRun.Trigger.QUICK, kind=SyncRun.Kind.QUICK)
     assert len(mail.outbox) == 1  # still failing: not told again every hour
+
+
+def test_a_held_full_sync_stays_reviewable_after_later_quick_syncs(
+    firm_a, alice, synced, xero, alice_verified
+):
+    xero.remove(responses.GET, LIST_URL)
+    xero.get(
+        LIST_URL, body="<Response><Status>OK</Status><Clients /></Response>",
+        content_type="application/xml",
+    )  # fmt: skip
+    held = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.SCHEDULED)
+    held.refresh_from_db()
+    assert held.status == "held"
+    tasks.request_sync(firm_a, trigger=SyncRun.Trigger.QUICK, kind=SyncRun.Kind.QUICK)
+    assert SyncRun.objects.for_firm(firm_a).first().kind == "quick"
+    assert "Apply anyway" in alice_verified.get("/xpm/").content.decode()
+    alice_verified.post("/xpm/held/keep/")
+    held.refresh_from_db()
+    assert held.decision == "kept"
+
+
+def test_a_failing_full_sync_is_tried_again_hourly_and_emailed_once(firm_a, alice, synced, xero):
+    from django.core import mail
+
+    xero.remove(responses.GET, LIST_URL)
+    xero.get(LIST_URL, body="Forbidden", status=403)
+    SyncRun.objects.filter(pk=synced.pk).update(
+        finished_at=timezone.now() - timedelta(days=2), queued_at=timezone.now() - timedelta(days=2)
+    )
+    mail.outbox.clear()
+    assert firm_a in list(schedule.due_firms())
+    tasks.request_sync(firm_a, trigger=SyncRun.Trigger.SCHEDULED)
+    assert firm_a not in list(schedule.due_firms())  # not again at the next dispatch
+    SyncRun.objects.filter(status="failed").update(finished_at=timezone.now() - timedelta(hours=2))
+    assert firm_a in list(schedule.due_firms())  # an hour later
+    tasks.request_sync(firm_a, trigger=SyncRun.Trigger.SCHEDULED)
+    assert len(mail.outbox) == 1  # the admins heard once that it fails
+
+
+def test_a_quick_sync_looks_for_duplicates_though_it_emails_nobody(firm_a, synced, xero):
+    from django.core import mail
+
+    from tests.factories import make_client
+
+    make_client(firm_a, "Client 006", email="c6@example.com")  # typed in by hand meanwhile
+    mail.outbox.clear()
+    answer(xero, client_xml(6))
+    quick = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.QUICK, kind=SyncRun.Kind.QUICK)
+    quick.refresh_from_db()
+    assert mail.outbox == []
+    assert quick.counts.get("possible_duplicates", 0) >= 1  # "Client 006" (and look-alikes)
