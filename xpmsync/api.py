@@ -35,6 +35,10 @@ class NeedsReconnect(XeroError):
     """The connection cannot get a token any more: only an admin reconnecting can fix it."""
 
 
+class DisconnectedInXero(NeedsReconnect):
+    """Xero no longer lists the practice among the token's connections."""
+
+
 class InvalidGrant(NeedsReconnect):
     """Xero answered invalid_grant: the refresh token is dead, spent or revoked."""
 

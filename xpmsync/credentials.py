@@ -74,6 +74,27 @@ def fresh_access_token(connection: XpmConnection, *, force: bool = False) -> str
     return connection.access_token
 
 
+def check_still_connected(connection: XpmConnection) -> None:
+    """After a 403: if Xero no longer lists the practice among the token's connections (it was
+    disconnected from Xero's side), mark the connection as needing a reconnect, tell the
+    admins, and raise NeedsReconnect. Otherwise return: the 403 stands as it was."""
+    try:
+        listed = api.list_connections(fresh_access_token(connection))
+    except api.XeroError:
+        return  # Xero cannot say; the 403 stands
+    if any(c["tenantId"] == connection.tenant_id for c in listed):
+        return
+    updated = XpmConnection.objects.filter(
+        pk=connection.pk, status__in=XpmConnection.SYNCABLE_STATUSES
+    ).update(status=XpmConnection.Status.NEEDS_RECONNECT)
+    if updated:
+        announce_needs_reconnect(connection.pk)
+    raise api.DisconnectedInXero(
+        f"{connection.practice_label} was disconnected from the portal in Xero. An admin must "
+        "reconnect it: open Xero Sync and click Reconnect."
+    )
+
+
 def _needs_reconnect(locked: XpmConnection) -> api.XeroError:
     locked.status = XpmConnection.Status.NEEDS_RECONNECT
     transaction.on_commit(lambda: announce_needs_reconnect(locked.pk))

@@ -155,6 +155,8 @@ def _failure_message(error: Exception) -> str:
             f"{error} Ask an XPM administrator to turn it on under Business > Settings > Staff, "
             "then press Sync Now."
         )
+    if isinstance(error, api.DisconnectedInXero):
+        return f"{error} Nothing changed."
     if isinstance(error, api.NeedsReconnect | TokenUnreadable):
         return (
             "Xero no longer accepts the portal's connection, so nothing changed. An admin must "
@@ -279,6 +281,10 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
                 modified_since=run.modified_since if quick else None,
                 progress=lambda received: progress.downloading(run.pk, received),
             )
+        except api.PermissionMissing:
+            # A practice disconnected from Xero's side also answers 403: tell them apart.
+            credentials.check_still_connected(connection)
+            raise
         finally:
             run.api_calls += xpm.calls
             run.rate_limits = xpm.rate_limits.as_dict() or run.rate_limits

@@ -210,3 +210,26 @@ def test_the_sandbox_answers_modifiedsince_with_the_clients_changed_since(
     assert len(listed(detailed="true")) == sandbox.practice_size
     future = (since + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
     assert listed(detailed="true", modifiedsince=future) == []
+
+
+def test_a_practice_disconnected_from_xeros_side_is_told_apart_from_a_permission(
+    client, alice, firm_a, sandbox
+):
+    """Xero's certification checkpoint: a disconnect made in Xero is noticed, the status
+    updated and the admins told (here the user removed the practice's connection in Xero)."""
+    from django.core import mail
+
+    from xpmsync import tasks
+    from xpmsync.models import SyncRun
+
+    xpm = connected(client, alice, firm_a)
+    api.delete_connection(xpm.access_token, xpm.xero_connection_id)  # as Xero's own page does
+    mail.outbox.clear()
+    run = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "was disconnected from the portal in Xero" in run.error
+    assert "Connect third-party add-ons" not in run.error
+    xpm.refresh_from_db()
+    assert xpm.needs_reconnect
+    assert any("reconnect" in m.subject.lower() for m in mail.outbox)

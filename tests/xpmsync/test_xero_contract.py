@@ -490,3 +490,22 @@ def test_a_second_firms_admin_with_the_same_xero_user_is_kept_connected(
     assert XpmConnection.objects.get(firm=other_firm).is_connected
     assert not any(c.request.url == REVOKE_URL for c in xero.calls)
     assert AuditEvent.objects.filter(firm=firm_a, action="xpm_disconnected").exists()
+
+
+@pytest.mark.parametrize("still_listed", [True, False])
+def test_a_403_is_told_apart_from_a_practice_disconnected_in_xero(
+    firm_a, alice, xero, still_listed
+):
+    connection = make_connection(firm_a, alice)
+    xero.get(LIST_URL, body="Forbidden", status=403)
+    xero.get(CONNECTIONS_URL, json=[XPM_TENANT] if still_listed else [ORG_TENANT])
+    run = tasks.request_sync(firm_a, trigger=SyncRun.Trigger.MANUAL, user=alice)
+    run.refresh_from_db()
+    connection.refresh_from_db()
+    assert run.status == "failed"
+    if still_listed:
+        assert "Connect third-party add-ons" in run.error
+        assert connection.status == "active"
+    else:
+        assert "was disconnected from the portal in Xero" in run.error
+        assert connection.status == "needs_reconnect"
