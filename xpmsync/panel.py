@@ -22,6 +22,6 @@ def panel_context(xpm: XpmConnection) -> dict:
         "held_run": review.awaiting_review(xpm.firm),
         "progress": progress.describe(runs[0].pk) if runs and runs[0].is_active else "",
         "next_sync_at": schedule.next_scheduled_sync(xpm.firm),
-        "next_quick_at": schedule.next_quick_sync(xpm),
+        "next_quick_at": schedule.next_quick_sync(xpm, runs[0] if runs else None),
         "quick_sync_choices": QUICK_SYNC_CHOICES,
     }

@@ -88,10 +88,10 @@ def next_scheduled_sync(firm: Firm):
     return next_hour + timedelta(seconds=spread(firm.pk))
 
 
-def next_quick_sync(connection: XpmConnection):
-    """When the next quick sync is due (None when quick syncs are off)."""
+def next_quick_sync(connection: XpmConnection, last_run: SyncRun | None):
+    """When the next quick sync is due after the firm's latest run (None when they are off)."""
     if not connection.quick_sync_minutes:
         return None
-    last = SyncRun.objects.for_firm(connection.firm).values_list("queued_at", flat=True).first()
+    last = last_run.queued_at if last_run else None
     interval = timedelta(minutes=connection.quick_sync_minutes)
     return max(timezone.now(), last + interval) if last else timezone.now()

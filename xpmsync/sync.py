@@ -102,8 +102,10 @@ def run_sync(run_id: int, firm_id: int) -> SyncRun | None:
         finish(run, SyncRun.Status.SUCCEEDED, counts=result.counts, warnings=result.warnings)
     finally:
         progress.clear(run.pk)
-        _notify(run)
-        _record_outcome(run)
+        if run.status not in SyncRun.ACTIVE_STATUSES:  # a retry waiting in the queue says nothing
+            routine = _routine(run)
+            _notify(run, routine=routine)
+            _record_outcome(run, routine=routine)
     return run
 
 
@@ -222,9 +224,9 @@ def _routine(run: SyncRun) -> bool:
     return before is not None and before["status"] == run.status
 
 
-def _record_outcome(run: SyncRun) -> None:
+def _record_outcome(run: SyncRun, *, routine: bool) -> None:
     """A finished or failed run appears in the firm's audit log (a held one was logged already)."""
-    if _routine(run) and (run.status != SyncRun.Status.SUCCEEDED or run.changed_nothing):
+    if routine and (run.status != SyncRun.Status.SUCCEEDED or run.changed_nothing):
         return
     if run.status == SyncRun.Status.SUCCEEDED:
         changes = ", ".join(
@@ -251,14 +253,12 @@ _LOGGED_COUNTS = (
 )
 
 
-def _notify(run: SyncRun) -> None:
-    if run.status in SyncRun.ACTIVE_STATUSES:
-        return
+def _notify(run: SyncRun, *, routine: bool) -> None:
     try:
         checked = None
-        if run.status == SyncRun.Status.SUCCEEDED and not (_routine(run) and run.changed_nothing):
+        if run.status == SyncRun.Status.SUCCEEDED and not (routine and run.changed_nothing):
             checked = check_clients(run)  # duplicates and the worklist, emailed or not
-        if not _routine(run):
+        if not routine:
             send_summary(run, checked=checked)
     except Exception:
         logger.exception("Could not check the clients or email the summary of run %s", run.pk)
