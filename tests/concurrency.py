@@ -26,3 +26,23 @@ def run_together(*actions: Callable) -> list:
     for thread in threads:
         thread.join(timeout=60)
     return results
+
+
+def run_together_cleanly(actions) -> list:
+    """Run the actions at once and fail the test if any of them raised."""
+    results = run_together(*actions)
+    errors = [result for result in results if isinstance(result, Exception)]
+    assert not errors, errors
+    return results
+
+
+def signed_in_clients(user, count: int) -> list:
+    """Test clients each holding its own session for the user (password step only)."""
+    from django.test import Client
+
+    clients = []
+    for _ in range(count):
+        http = Client()
+        http.force_login(user)
+        clients.append(http)
+    return clients

@@ -2,10 +2,9 @@
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from tests.concurrency import run_together
+from tests.concurrency import run_together_cleanly, signed_in_clients
 from tests.totp import code_for, enrol, make_device
 
 pytestmark = [
@@ -19,31 +18,15 @@ pytestmark = [
 PARALLEL = 6
 
 
-def in_parallel(actions):
-    results = run_together(*actions)
-    errors = [r for r in results if isinstance(r, Exception)]
-    assert not errors, errors
-    return results
-
-
-def unverified_sessions(user, count):
-    clients = []
-    for _ in range(count):
-        http = Client()
-        http.force_login(user)
-        clients.append(http)
-    return clients
-
-
 def post_code(http, code):
     return lambda: http.post("/accounts/login/code/", {"code": code}).status_code
 
 
 def test_one_code_posted_in_parallel_verifies_exactly_one_session(alice):
     device = make_device(alice)
-    sessions = unverified_sessions(alice, PARALLEL)
+    sessions = signed_in_clients(alice, PARALLEL)
     code = code_for(device)
-    statuses = in_parallel([post_code(http, code) for http in sessions])
+    statuses = run_together_cleanly([post_code(http, code) for http in sessions])
     assert statuses.count(302) == 1
     verified = [http for http in sessions if DEVICE_ID_SESSION_KEY in http.session]
     assert len(verified) == 1
@@ -51,11 +34,11 @@ def test_one_code_posted_in_parallel_verifies_exactly_one_session(alice):
 
 def test_parallel_wrong_guesses_cannot_escape_the_throttle(alice):
     device = make_device(alice)
-    sessions = unverified_sessions(alice, PARALLEL)
+    sessions = signed_in_clients(alice, PARALLEL)
     guesses = [f"{n:06d}" for n in range(PARALLEL)]
     if code_for(device) in guesses:
         guesses[guesses.index(code_for(device))] = "999999"
-    pages = in_parallel(
+    pages = run_together_cleanly(
         [
             lambda http=http, guess=guess: http.post(
                 "/accounts/login/code/", {"code": guess}
@@ -73,6 +56,6 @@ def test_parallel_wrong_guesses_cannot_escape_the_throttle(alice):
 
 def test_one_backup_code_used_in_parallel_works_exactly_once(alice):
     _device, codes = enrol(alice)
-    sessions = unverified_sessions(alice, PARALLEL)
-    statuses = in_parallel([post_code(http, codes[0]) for http in sessions])
+    sessions = signed_in_clients(alice, PARALLEL)
+    statuses = run_together_cleanly([post_code(http, codes[0]) for http in sessions])
     assert statuses.count(302) == 1

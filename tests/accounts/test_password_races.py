@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import AuditEvent, User
-from tests.concurrency import run_together
+from tests.concurrency import run_together_cleanly, signed_in_clients
 from tests.factories import PASSWORD, make_operator
 
 pytestmark = [
@@ -39,26 +39,10 @@ def hash_checks(monkeypatch):
     return checked
 
 
-def in_parallel(actions):
-    results = run_together(*actions)
-    errors = [r for r in results if isinstance(r, Exception)]
-    assert not errors, errors
-    return results
-
-
-def signed_in_clients(user, count):
-    clients = []
-    for _ in range(count):
-        http = Client()
-        http.force_login(user)
-        clients.append(http)
-    return clients
-
-
 def test_forty_parallel_wrong_logins_check_only_the_limit(alice, hash_checks, settings):
     limit = settings.LOGIN_THROTTLE_PER_ACCOUNT
     clients = [Client() for _ in range(PARALLEL)]
-    pages = in_parallel(
+    pages = run_together_cleanly(
         [
             lambda http=http: http.post(
                 "/accounts/login/", {"username": alice.email, "password": WRONG}
@@ -82,7 +66,7 @@ def test_forty_parallel_wrong_passwords_on_email_change_check_only_the_limit(
 ):
     limit = settings.LOGIN_THROTTLE_PER_ACCOUNT
     clients = signed_in_clients(alice, PARALLEL)
-    statuses = in_parallel(
+    statuses = run_together_cleanly(
         [
             lambda http=http, n=n: (
                 http.post(
@@ -105,7 +89,7 @@ def test_forty_parallel_guesses_at_the_django_admin_login_check_nothing(bob, has
     operator, operator_password = make_operator()
     clients = signed_in_clients(bob, PARALLEL)
     guesses = [WRONG] * (PARALLEL - 1) + [operator_password]
-    statuses = in_parallel(
+    statuses = run_together_cleanly(
         [
             lambda http=http, guess=guess: (
                 http.post(

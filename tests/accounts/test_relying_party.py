@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.relying_party import check_relying_party
-from tests.gapportal.test_settings import PRODUCTION, run_manage
+from tests.gapportal.test_settings import PRODUCTION, run_manage, settings_values
 
 
 def test_the_site_host_or_a_domain_it_belongs_to_is_a_valid_relying_party():
@@ -27,18 +27,12 @@ def test_a_relying_party_that_cannot_work_is_refused(site_url, rp_id, message):
 
 
 def test_the_embedded_default_is_localhost_where_browsers_allow_passkeys():
-    result = run_manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        "from django.conf import settings as s; "
-        "print(s.SITE_URL, s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS[0], "
-        "s.OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN)",
+    values = settings_values(
+        "s.SITE_URL, s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS[0], "
+        "s.OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN",
         env={"DEBUG": "True"},
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
+    assert values == [
         "http://localhost:8000",
         "localhost",
         "http://localhost:8000",
@@ -47,17 +41,8 @@ def test_the_embedded_default_is_localhost_where_browsers_allow_passkeys():
 
 
 def test_production_takes_the_relying_party_from_site_url():
-    result = run_manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        "from django.conf import settings as s; "
-        "print(s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS)",
-        env=PRODUCTION,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["portal.example.com", "['https://portal.example.com']"]
+    values = settings_values("s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS", env=PRODUCTION)
+    assert values == ["portal.example.com", "['https://portal.example.com']"]
 
 
 def test_production_refuses_to_start_when_the_relying_party_and_site_url_disagree():

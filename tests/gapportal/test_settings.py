@@ -37,6 +37,20 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+def settings_values(expression: str, env: dict[str, str]) -> list[str]:
+    """The printed, space-split value of a settings expression (`s` is the settings) under env."""
+    result = run_manage(
+        "shell",
+        "-v",
+        "0",
+        "-c",
+        f"from django.conf import settings as s; print({expression})",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
 def test_production_settings_pass_check_deploy():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -65,18 +79,12 @@ def test_production_refuses_to_start_without_a_token_key():
 
 
 def test_embedded_default_needs_no_environment(tmp_path):
-    result = run_manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        "from django.conf import settings as s; "
-        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, "
-        "s.MAILERS['default']['BACKEND'], s.XPM_SANDBOX)",
+    values = settings_values(
+        "s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_TASK_ALWAYS_EAGER, "
+        "s.MAILERS['default']['BACKEND'], s.XPM_SANDBOX",
         env={"DEBUG": "True"},
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
+    assert values == [
         "True",
         "django.db.backends.sqlite3",
         "True",
@@ -86,18 +94,10 @@ def test_embedded_default_needs_no_environment(tmp_path):
 
 
 def test_production_uses_postgres_redis_and_smtp():
-    result = run_manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        "from django.conf import settings as s; "
-        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, "
-        "s.MAILERS['default']['OPTIONS']['host'], s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS)",
-        env=PRODUCTION,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
+    assert _production_values(
+        "s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, "
+        "s.MAILERS['default']['OPTIONS']['host'], s.SESSION_COOKIE_SECURE, s.SECURE_HSTS_SECONDS"
+    ) == [
         "django.db.backends.postgresql",
         "redis://cache.example.com:6379/0",
         "False",
@@ -115,16 +115,7 @@ def test_production_refuses_to_start_without_a_broker():
 
 
 def _production_values(expression: str, **extra: str) -> list[str]:
-    result = run_manage(
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        f"from django.conf import settings as s; print({expression})",
-        env={**PRODUCTION, **extra},
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
+    return settings_values(expression, env={**PRODUCTION, **extra})
 
 
 def test_production_cookies_have_host_prefixed_names():
