@@ -136,9 +136,26 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it ends, so a worker that dies mid-task leaves it in the queue;
+# reject-on-worker-lost puts it back at once rather than after the visibility timeout. The run
+# it carries is claimed at most once (its row is the lock): a redelivered task whose run another
+# worker still holds waits for that lease to end, then takes the run over or finds it done.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A worker reserves one task beyond those it runs, so a long sync never hoards short ones.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Queues: syncs on "sync", full syncs of large practices on "sync_large" (a worker of their own,
+# so a 50,000-client practice never holds up a 10-client one), and email, the dispatcher and
+# upkeep on "default", which a burst of syncs never delays. docs/scaling.md sizes each.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"xpmsync.tasks.sync_firm_task": {"queue": "sync"}}
+# A practice whose last full list held more clients than this syncs on the "sync_large" queue.
+XPM_LARGE_PRACTICE_CLIENTS = env.int("XPM_LARGE_PRACTICE_CLIENTS", default=5000)
+# Shrinks the sync schedule's day and intervals this many times: for the fleet simulation's
+# compressed day only (manage.py simulate_fleet), never in a deployment.
+XPM_SCHEDULE_COMPRESSION = env.int("XPM_SCHEDULE_COMPRESSION", default=1)
+if XPM_SCHEDULE_COMPRESSION != 1 and not DEBUG:
+    raise ImproperlyConfigured("XPM_SCHEDULE_COMPRESSION is for simulations: set it to 1.")
 CELERY_TIMEZONE = "UTC"
 # Only JSON crosses the broker: a pickled message could run code in the worker.
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -153,6 +170,7 @@ CELERY_TASK_TIME_LIMIT = 1800
 CELERY_BEAT_SCHEDULE = {
     # Queues each connected firm's daily full sync when it is due, spread over the hour, and
     # its quick syncs in between (every 15 minutes to 4 hours, a setting of the connection).
+    # (xpmsync.schedule.DISPATCH_EVERY: the schedule counts on this interval.)
     "dispatch-xpm-syncs": {"task": "xpmsync.tasks.dispatch_due_syncs", "schedule": 300.0},
     # Deletes CSV import previews (and the client rows they hold) left unapplied for a day.
     "delete-abandoned-imports": {
@@ -283,7 +301,8 @@ if XPM_SANDBOX:
     INSTALLED_APPS.append("xpmsync.sandbox")
     XERO_CLIENT_ID = "gap-portal-sandbox"
     XERO_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 (the sandbox's own, public)
-    _SANDBOX = SITE_URL + "/xero-sandbox"
+    # The built-in sandbox, or another Xero look-alike (the fleet simulation serves one).
+    _SANDBOX = env.str("XERO_SANDBOX_URL", default=SITE_URL + "/xero-sandbox").rstrip("/")
     XERO_AUTHORIZE_URL = _SANDBOX + "/identity/connect/authorize"
     XERO_TOKEN_URL = _SANDBOX + "/identity/connect/token"
     XERO_REVOCATION_URL = _SANDBOX + "/identity/connect/revocation"
@@ -301,6 +320,13 @@ else:
     XERO_CONNECTIONS_URL = "https://api.xero.com/connections"
     XERO_ID_TOKEN_ISSUER = "https://identity.xero.com"  # noqa: S105 (a URL)
     XPM_API_URL = "https://api.xero.com/practicemanager/3.1/"
+# Xero's limits on calls to a tenant (a minute, a day) and on the app's calls to all tenants (a
+# minute), kept by xpmsync.ratelimit in Redis for every worker. Xero's own; lower only to test.
+XERO_RATE_LIMITS = {
+    "minute": env.int("XERO_MINUTE_LIMIT", default=60),
+    "day": env.int("XERO_DAY_LIMIT", default=5000),
+    "app_minute": env.int("XERO_APP_MINUTE_LIMIT", default=10000),
+}
 # Seconds: connect/read for ordinary calls; the client list can take minutes to arrive.
 XERO_TIMEOUT = (10, 30)
 # A list that would archive more than this share of the firm's synced clients (and at least

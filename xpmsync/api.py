@@ -10,10 +10,10 @@ refresh and what a refusal means for a stored connection.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Protocol
 
 import requests
 from django.conf import settings
@@ -238,12 +238,24 @@ def refresh(refresh_token: str) -> dict:
 TokenSource = Callable[[bool], str]
 
 
+class CallBudget(Protocol):
+    """Xero's rate limits as every worker shares them (``xpmsync.ratelimit.Budget``)."""
+
+    def spend(self) -> None:
+        """Record a call about to be made, or raise when it would go over a limit."""
+
+    def correct(self, headers: Mapping[str, str]) -> None:
+        """Learn from an answer's rate-limit headers."""
+
+
 @dataclass
 class XpmClient:
-    """Calls to one XPM tenant, with a token from ``token``, asking for a new one once on 401."""
+    """Calls to one XPM tenant, with a token from ``token``, asking for a new one once on 401;
+    each call spends from ``budget`` first, which may refuse it."""
 
     tenant_id: str
     token: TokenSource
+    budget: CallBudget | None = None
     calls: int = 0
     rate_limits: RateLimits = field(default_factory=RateLimits)
 
@@ -290,6 +302,8 @@ class XpmClient:
     def _get(self, url: str, **kwargs) -> requests.Response:
         token = self.token(False)
         for attempt in (1, 2):
+            if self.budget is not None:
+                self.budget.spend()
             self.calls += 1
             response = _send(
                 "GET",
@@ -300,6 +314,8 @@ class XpmClient:
                 **kwargs,
             )
             self.rate_limits = _rate_limits(response, self.rate_limits)
+            if self.budget is not None:
+                self.budget.correct(response.headers)
             if response.status_code == 401 and attempt == 1:
                 response.close()
                 token = self.token(True)

@@ -66,6 +66,9 @@ class XpmConnection(models.Model):
     quick_sync_minutes = models.PositiveSmallIntegerField(
         "quick syncs", choices=QUICK_SYNC_CHOICES, default=60
     )
+    # How many clients the practice's last full list held (0: not known yet); large practices
+    # sync on a queue of their own.
+    practice_size = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = FirmScopedQuerySet.as_manager()
@@ -190,6 +193,8 @@ class SyncRun(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     queued_at = models.DateTimeField(default=timezone.now)
+    # When it was meant to start: queued_at, or later for a scheduled run given its slot.
+    due_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # A running sync holds the firm's lease until then; past it, the worker is presumed dead.

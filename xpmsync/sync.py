@@ -12,17 +12,18 @@ import logging
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditEvent
 
-from . import api, credentials, progress
+from . import api, credentials, progress, ratelimit, schedule
 from .mirror import Applied, SyncAborted, apply_records
 from .models import SyncRun, XpmConnection
 from .parse import XpmResponseError, parse_client_list
@@ -50,28 +51,46 @@ class NotConnected(Exception):
 class RetryLater(Exception):
     countdown: int
     reason: str
+    # Waiting for Xero's budget or another worker's lease is not a failed attempt.
+    counts_as_attempt: bool = True
 
 
-def run_sync(run_id: int, firm_id: int) -> SyncRun | None:
+# Reports a finished run (check the clients, email the summary); ``True`` when it is routine.
+Reporter = Callable[[SyncRun, bool], None]
+
+
+def run_sync(run_id: int, firm_id: int, *, reporter: Reporter | None = None) -> SyncRun | None:
     """Claim the queued run and do it. Safe to call twice: only one call claims the run.
 
-    Raises RetryLater when Xero asked us to wait (429) or was unavailable, after putting the
-    run back in the queue.
+    A run whose worker died (its lease ran out while running) is taken over, as a new attempt.
+    Raises RetryLater when Xero asked us to wait (429), was unavailable or our budget of calls
+    is spent, after putting the run back in the queue; and when another worker holds the run,
+    to look again once its lease ends. ``reporter`` reports the finished run (by default here
+    and now: the worker's task hands it to the light queue instead).
     """
     now = timezone.now()
-    claimed = SyncRun.objects.filter(
-        pk=run_id, firm_id=firm_id, status=SyncRun.Status.QUEUED
-    ).update(
+    claimable = Q(status=SyncRun.Status.QUEUED) | Q(
+        status=SyncRun.Status.RUNNING, lease_expires_at__lt=now, attempts__lt=MAX_ATTEMPTS
+    )
+    claimed = SyncRun.objects.filter(claimable, pk=run_id, firm_id=firm_id).update(
         status=SyncRun.Status.RUNNING,
         started_at=now,
         lease_expires_at=now + LEASE,
         attempts=F("attempts") + 1,
     )
     if not claimed:
+        _wait_for_holder(run_id, firm_id)
         return None
     run = SyncRun.objects.select_related("firm", "requested_by").get(pk=run_id)
     try:
         result = _fetch_and_apply(run)
+    except ratelimit.BudgetSpent as spent:
+        if spent.problem == "day":
+            finish(run, SyncRun.Status.FAILED, **_failure(api.RateLimited(None, "day")))
+        else:
+            wait = spent.wait + random.randint(1, 5)  # noqa: S311 (jitter: not all at once)
+            _requeue(run, f"{spent} Waiting {wait} seconds.", refund_attempt=True)
+            raise RetryLater(wait, str(spent), counts_as_attempt=False) from spent
     except (api.RateLimited, api.Unavailable) as error:
         if _should_retry(run, error):
             wait = _retry_wait(run, error)
@@ -104,9 +123,24 @@ def run_sync(run_id: int, firm_id: int) -> SyncRun | None:
         progress.clear(run.pk)
         if run.status not in SyncRun.ACTIVE_STATUSES:  # a retry waiting in the queue says nothing
             routine = _routine(run)
-            _notify(run, routine=routine)
             _record_outcome(run, routine=routine)
+            (reporter or report)(run, routine)
     return run
+
+
+def _wait_for_holder(run_id: int, firm_id: int) -> None:
+    """A run this call could not claim: done, or held by a live worker (a duplicate delivery,
+    or a redelivery after a worker died before its lease ran out). Only the second is waited
+    for, by a RetryLater timed for the lease's end."""
+    lease_end, attempts = (
+        SyncRun.objects.filter(pk=run_id, firm_id=firm_id, status=SyncRun.Status.RUNNING)
+        .values_list("lease_expires_at", "attempts")
+        .first()
+    ) or (None, MAX_ATTEMPTS)
+    if lease_end is None or attempts >= MAX_ATTEMPTS:
+        return
+    left = int((lease_end - timezone.now()).total_seconds()) + 5
+    raise RetryLater(min(max(left, 5), MAX_RETRY_WAIT), "held by another worker", False)
 
 
 def _should_retry(run: SyncRun, error: Exception) -> bool:
@@ -179,9 +213,10 @@ def _failure_detail(error: Exception) -> str:
     return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
 
 
-def _requeue(run: SyncRun, note: str) -> None:
+def _requeue(run: SyncRun, note: str, *, refund_attempt: bool = False) -> None:
     SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
         status=SyncRun.Status.QUEUED,
+        attempts=F("attempts") - 1 if refund_attempt else F("attempts"),
         queued_at=timezone.now(),
         lease_expires_at=None,
         error=note,
@@ -253,7 +288,9 @@ _LOGGED_COUNTS = (
 )
 
 
-def _notify(run: SyncRun, *, routine: bool) -> None:
+def report(run: SyncRun, routine: bool) -> None:
+    """After a run ended: check the clients (duplicates, the worklist) when it changed them,
+    and email the summary unless it is routine. Never raises: the run is recorded already."""
     try:
         checked = None
         if run.status == SyncRun.Status.SUCCEEDED and not (routine and run.changed_nothing):
@@ -273,7 +310,11 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
     if connection is None:
         raise NotConnected("The firm is no longer connected to Xero Practice Manager.")
     quick = _start_quick(run)
-    xpm = api.XpmClient(connection.tenant_id, credentials.token_source(connection))
+    xpm = api.XpmClient(
+        connection.tenant_id,
+        credentials.token_source(connection),
+        budget=ratelimit.Budget(connection.tenant_id),
+    )
     with tempfile.SpooledTemporaryFile(max_size=settings.XPM_LIST_SPOOL_IN_MEMORY) as spool:
         try:
             xpm.download_client_list(
@@ -290,6 +331,8 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
             run.rate_limits = xpm.rate_limits.as_dict() or run.rate_limits
         total = _count_clients(spool)
         progress.applying(run.pk, 0, total)
+        if not quick:  # the practice's size decides which queue its full syncs take
+            XpmConnection.objects.filter(pk=connection.pk).update(practice_size=total)
         return apply_records(
             run.firm,
             parse_client_list(spool),
@@ -317,7 +360,8 @@ def _start_quick(run: SyncRun) -> bool:
         .first()
     )
     run.kind = SyncRun.Kind.QUICK if last_start else SyncRun.Kind.FULL
-    run.modified_since = last_start - QUICK_SYNC_MARGIN if last_start else None
+    margin = timedelta(seconds=schedule.seconds(QUICK_SYNC_MARGIN.total_seconds()))
+    run.modified_since = last_start - margin if last_start else None
     run.save(update_fields=["kind", "modified_since"])
     return run.is_quick
 

@@ -187,37 +187,55 @@ def test_the_timeline_can_be_left_off_for_a_comparison(firm_a, synced, xero, set
     assert not Change.objects.filter(sync_run_id=quick.pk).exists()
 
 
+def _near_slot(firm, minutes):
+    """A moment one minute before the firm's quick-sync slot, for an interval of ``minutes``."""
+    return schedule._next_slot(firm.pk, minutes * 60, timezone.now()) - timedelta(minutes=1)
+
+
 def test_quick_syncs_are_due_at_each_firms_own_interval(firm_a, synced, firm_b, carol):
     make_connection(firm_b, carol, quick_sync_minutes=15)
-    SyncRun.objects.create(firm=firm_b, trigger="scheduled", status="succeeded")
+    SyncRun.objects.create(
+        firm=firm_b, trigger="scheduled", status="succeeded", finished_at=timezone.now()
+    )
     SyncRun.objects.filter(firm=firm_b).update(queued_at=timezone.now() - timedelta(minutes=20))
     SyncRun.objects.filter(firm=firm_a).update(queued_at=timezone.now() - timedelta(minutes=20))
-    assert [f.name for f in schedule.quick_due_firms()] == [firm_b.name]  # firm A: hourly
-    SyncRun.objects.filter(firm=firm_a).update(queued_at=timezone.now() - timedelta(minutes=61))
-    assert {f.name for f in schedule.quick_due_firms()} == {firm_a.name, firm_b.name}
+
+    def quick_due(moment):
+        return [d.firm_id for d in schedule.due_now(moment) if d.quick]
+
+    at_b = _near_slot(firm_b, 15)
+    assert quick_due(at_b) == [firm_b.pk]
+    at_a = _near_slot(firm_a, 60)
+    # Firm A's run, 20 minutes before its slot, is too recent for an hourly quick sync.
+    SyncRun.objects.filter(firm=firm_a).update(queued_at=at_a - timedelta(minutes=20))
+    assert firm_a.pk not in quick_due(at_a)
+    SyncRun.objects.filter(firm=firm_a).update(queued_at=at_a - timedelta(minutes=61))
+    assert firm_a.pk in quick_due(at_a)
     XpmConnection.objects.filter(firm=firm_a).update(quick_sync_minutes=0)
-    assert [f.name for f in schedule.quick_due_firms()] == [firm_b.name]
+    assert firm_a.pk not in quick_due(at_a)
 
 
-def test_the_dispatcher_queues_quick_syncs_spread_over_its_interval(firm_a, synced, monkeypatch):
-    queued = []
-    monkeypatch.setattr(tasks, "request_sync", lambda firm, **kw: queued.append(kw))
-    SyncRun.objects.filter(firm=firm_a).update(queued_at=timezone.now() - timedelta(hours=2))
+def test_the_dispatcher_queues_a_quick_sync_timed_to_the_firms_slot(firm_a, synced, monkeypatch):
+    sent = []
+    monkeypatch.setattr(
+        tasks.sync_firm_task, "apply_async", lambda args, **kw: sent.append((args, kw))
+    )
+    at = _near_slot(firm_a, 60)
+    SyncRun.objects.filter(firm=firm_a).update(queued_at=at - timedelta(hours=2))
+    monkeypatch.setattr(timezone, "now", lambda: at)  # the dispatcher runs a minute before
     assert tasks.dispatch_due_syncs() == 1
-    ((kw,),) = [(kw,) for kw in queued]
-    assert kw["kind"] == "quick" and kw["trigger"] == "quick"
-    assert 0 <= kw["countdown"] < schedule.QUICK_SPREAD_SECONDS
+    ((args, kw),) = sent
+    run = SyncRun.objects.get(pk=args[1])
+    assert run.kind == "quick" and run.trigger == "quick"
+    assert kw["queue"] == "sync" and 55 <= kw["countdown"] <= 65  # at the slot, a minute on
 
 
-def test_a_firm_due_its_full_sync_gets_that_rather_than_a_quick_one(firm_a, synced, monkeypatch):
-    queued = []
-    monkeypatch.setattr(tasks, "request_sync", lambda firm, **kw: queued.append(kw["kind"]))
+def test_a_firm_due_its_full_sync_gets_that_rather_than_a_quick_one(firm_a, synced):
     SyncRun.objects.filter(firm=firm_a).update(
         queued_at=timezone.now() - timedelta(days=2),
         finished_at=timezone.now() - timedelta(days=2),
     )
-    tasks.dispatch_due_syncs()
-    assert queued == ["full"]
+    assert [d.kind for d in schedule.due_now()] == ["full"]
 
 
 def test_quick_syncs_do_not_postpone_the_nightly_full_one(firm_a, synced, xero):

@@ -1,6 +1,7 @@
 """The sync against `responses` fixtures: what it creates, changes, archives, and never does."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
@@ -311,14 +312,45 @@ def test_one_sync_at_a_time(firm_a, alice, connected):
 def test_a_run_whose_worker_died_is_recovered(connected, firm_a, alice):
     from django.utils import timezone
 
+    ran_out = timezone.now() - tasks.TAKEOVER_GRACE - timedelta(seconds=1)
     dead = SyncRun.objects.create(
-        firm=firm_a, trigger="manual", status="running", lease_expires_at=timezone.now()
+        firm=firm_a, trigger="manual", status="running", lease_expires_at=ran_out
     )
     serve(connected)
     result = run(firm_a, alice)
     assert result.status == "succeeded"
     dead.refresh_from_db()
     assert dead.status == "failed" and "interrupted" in dead.error
+
+
+def test_a_redelivered_task_takes_over_a_run_whose_worker_died(connected, firm_a):
+    from django.utils import timezone
+
+    dead = SyncRun.objects.create(
+        firm=firm_a, trigger="manual", status="running", attempts=1,
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )  # fmt: skip
+    serve(connected)
+    assert sync.run_sync(dead.pk, firm_a.pk).status == "succeeded"
+    dead.refresh_from_db()
+    assert dead.attempts == 2
+
+
+def test_a_redelivered_task_waits_for_a_live_worker_then_for_nothing(connected, firm_a):
+    from django.utils import timezone
+
+    held = SyncRun.objects.create(
+        firm=firm_a, trigger="manual", status="running", attempts=1,
+        lease_expires_at=timezone.now() + timedelta(minutes=3),
+    )  # fmt: skip
+    with pytest.raises(sync.RetryLater) as later:
+        sync.run_sync(held.pk, firm_a.pk)
+    assert 180 <= later.value.countdown <= 186 and not later.value.counts_as_attempt
+    # A run whose worker died on every attempt is not taken over again: recovery fails it.
+    SyncRun.objects.filter(pk=held.pk).update(
+        attempts=sync.MAX_ATTEMPTS, lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert sync.run_sync(held.pk, firm_a.pk) is None
 
 
 def test_a_run_is_claimed_once(connected, firm_a, alice):

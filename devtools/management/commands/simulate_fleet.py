@@ -1,0 +1,190 @@
+"""Run a fleet of firms through a compressed day of syncs on real Celery workers (``make fleet``).
+
+The firms' practices are synced as of "yesterday"; then the real dispatcher runs at its
+(compressed) interval for one compressed day, queuing every firm's daily full sync and its hourly
+quick syncs on Redis, and the workers run them against a simulated Xero that keeps Xero's limits
+and pace (``devtools.fleet_xpm``). When the day is over and every queued run has finished, it
+prints the figures as JSON. It works in a database and a Redis database of its own, dropped and
+flushed after (``--keep`` keeps the database).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from devtools import fleet
+from gapportal.celery import app
+from xpmsync import schedule, tasks
+
+
+class Command(BaseCommand):
+    help = "Simulate N firms' syncs over a compressed day on real workers; print the figures."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--firms", type=int, default=1000)
+        parser.add_argument("--clients", type=int, default=1_500_000, help="in all, roughly")
+        parser.add_argument("--workers", type=int, default=2, help="sync worker processes")
+        parser.add_argument("--threads", type=int, default=1, help="syncs at once per worker")
+        parser.add_argument("--compression", type=int, default=60, help="a day in 86400/N s")
+        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--redis-db", type=int, default=3)
+        parser.add_argument("--base", type=float, default=0.1, help="Xero's answer: base s")
+        parser.add_argument("--per-client", type=float, default=0.0012, help="and s a client")
+        parser.add_argument("--app-minute-limit", type=int, default=10000)
+        parser.add_argument("--minute-limit", type=int, default=60)
+        parser.add_argument("--drain-timeout", type=float, default=3600)
+        parser.add_argument("--output", default="")
+        parser.add_argument("--keep", action="store_true", help="keep the simulation's database")
+
+    def handle(self, *args, **options) -> None:
+        if connection.vendor != "postgresql" or not settings.REDIS_URL:
+            raise CommandError("simulate_fleet runs on PostgreSQL and Redis: set DATABASE_URL "
+                               "and REDIS_URL.")  # fmt: skip
+        home = settings.DATABASES["default"]["NAME"]
+        database = f"{home}_fleet"
+        redis_url = _with_db(settings.REDIS_URL, options["redis_db"])
+        compression = options["compression"]
+        settings.XPM_SCHEDULE_COMPRESSION = compression
+        settings.REDIS_URL = redis_url
+        app.conf.broker_url = redis_url
+        app.conf.task_always_eager = False
+        redis.Redis.from_url(redis_url).flushdb()
+        fleet.create_database(database)
+        fleet.use_database(database)
+        call_command("migrate", verbosity=0)
+        workdir = Path(tempfile.mkdtemp(prefix="fleet-"))
+        processes: list = []
+        try:
+            result = self._simulate(options, database, redis_url, workdir, processes)
+        finally:
+            for process in processes:
+                fleet.stop(process)
+            if not options["keep"]:
+                fleet.drop_database(database, home)
+        text = json.dumps(result, indent=2)
+        if options["output"]:
+            Path(options["output"]).write_text(text + "\n")
+        self.stdout.write(text)
+
+    def _simulate(self, options, database, redis_url, workdir: Path, processes) -> dict:
+        compression = options["compression"]
+        sizes = fleet.practice_sizes(options["firms"], options["clients"], options["seed"])
+        prepared = time.monotonic()
+        tenants = fleet.make_firms(sizes, fleet.now())
+        firm_ids = sorted(fleet.Firm.objects.values_list("pk", flat=True))
+        fleet.fork_each([firm_ids[i::2] for i in range(2)], fleet.import_practices)
+        started = fleet.now()
+        fleet.record_yesterday(started)
+        setup_seconds = time.monotonic() - prepared
+
+        (workdir / "tenants.json").write_text(json.dumps(tenants))
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(database),
+            "REDIS_URL": redis_url,
+            "XERO_SANDBOX_URL": f"http://127.0.0.1:{options['port']}",
+            "XPM_SCHEDULE_COMPRESSION": str(compression),
+            "EMAIL_URL": "dummymail://",
+            "LOG_LEVEL": "WARNING",
+            "XERO_MINUTE_LIMIT": str(options["minute_limit"]),
+            "XERO_APP_MINUTE_LIMIT": str(options["app_minute_limit"]),
+            "PYTHONPATH": str(fleet.BASE_DIR),
+        }
+        xero_log = workdir / "xero.log"
+        xero = fleet.start(
+            [fleet.sys.executable, "-m", "devtools.fleet_xpm", "--tenants",
+             str(workdir / "tenants.json"), "--port", str(options["port"]),
+             "--hour-seconds", str(3600 / compression), "--started", str(started.timestamp()),
+             "--base", str(options["base"]), "--per-client", str(options["per_client"]),
+             "--minute-limit", str(options["minute_limit"]),
+             "--app-minute-limit", str(options["app_minute_limit"])],
+            env, xero_log,
+        )  # fmt: skip
+        processes.append(xero)
+        fleet.wait_ready(xero, xero_log)
+        workers = self._start_workers(options, env, workdir)
+        processes.extend(workers.values())
+
+        day = schedule.seconds(schedule.DAY)
+        every = schedule.seconds(schedule.DISPATCH_EVERY)
+        began = time.monotonic()
+        dispatches, peak_connections = [], 0
+        next_dispatch = began
+        while time.monotonic() - began < day:
+            if time.monotonic() >= next_dispatch:
+                tick = time.monotonic()
+                tasks.dispatch_due_syncs()
+                dispatches.append(time.monotonic() - tick)
+                next_dispatch += every
+            peak_connections = max(peak_connections, fleet.postgres_connections())
+            time.sleep(min(1.0, max(0.05, next_dispatch - time.monotonic())))
+        drain_until = time.monotonic() + options["drain_timeout"]
+        while fleet.active_runs() and time.monotonic() < drain_until:
+            peak_connections = max(peak_connections, fleet.postgres_connections())
+            time.sleep(1)
+        elapsed = time.monotonic() - began
+        rss = {name: fleet.peak_rss_mb(process) for name, process in workers.items()}
+        return {
+            "firms": options["firms"],
+            "practice_clients": sum(tenants.values()),
+            "practices_under_2000": sum(1 for size in tenants.values() if size < fleet.SMALL),
+            "largest_practice": max(tenants.values()),
+            "sync_workers": options["workers"],
+            "threads_per_worker": options["threads"],
+            "compressed_day_s": round(day, 1),
+            "setup_s": round(setup_seconds, 1),
+            "total_s": round(elapsed, 1),
+            "over_the_day_s": round(elapsed - day, 1),
+            **fleet.figures(started, elapsed),
+            "xero": fleet.fetch_stats(options["port"]),
+            "dispatcher": {
+                "runs": len(dispatches),
+                "p50_s": fleet.percentile(dispatches, 50),
+                "max_s": round(max(dispatches), 3) if dispatches else None,
+            },
+            "peak_rss_mb_per_worker": rss,
+            "peak_postgres_connections": peak_connections,
+        }
+
+    def _start_workers(self, options, env, workdir: Path) -> dict:
+        """Half the sync workers (at least one) take the "sync" queue alone; the rest take
+        "sync_large" first and "sync" when it is empty; one more takes the light "default"."""
+        count = options["workers"]
+        large = count // 2
+        lanes = [("small", "sync")] * (count - large) + [("large", "sync_large,sync")] * large
+        pool = "threads" if options["threads"] > 1 else "prefork"
+        workers = {}
+        for n, (lane, queues) in enumerate(lanes, start=1):
+            name = f"{lane}-{n}"
+            command = fleet.worker_command(name, queues, pool, options["threads"])
+            workers[name] = fleet.start(command, env, workdir / f"{name}.log")
+        workers["default"] = fleet.start(
+            fleet.worker_command("default", "default", "prefork", 1), env, workdir / "default.log"
+        )
+        time.sleep(3)  # let them connect before the first dispatch
+        return workers
+
+
+def _with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+def _database_url(name: str) -> str:
+    db = settings.DATABASES["default"]
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{name}"
