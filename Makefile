@@ -11,7 +11,7 @@ PYTHON ?= $(shell for candidate in python3.14 python3.13 python3.12 python3 pyth
 	   $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 		echo $$candidate; break; fi; done)
 
-.PHONY: run test lint format install clean worker beat bench load
+.PHONY: run test lint format install clean worker beat bench load fleet
 
 install: $(VENV)/.installed
 
@@ -74,8 +74,20 @@ load: install
 	@mkdir -p bench && rm -f bench/load.jsonl
 	$(PY) manage.py load_run --clients 10000 --connections 50 --duration 60 --output bench/load.jsonl
 
+# One worker for every queue (sync, sync_large, default): enough for development.
+# The fleet simulation (issue 18, docs/scaling.md): 1,000 firms, about 1.5 M clients, over a
+# compressed day on FLEET_WORKERS real Celery workers against a simulated Xero; JSON to bench/.
+FLEET_WORKERS ?= 2
+FLEET_ARGS ?=
+fleet: install
+	@if [ -z "$$DATABASE_URL" ] || [ -z "$$REDIS_URL" ]; then \
+		echo "make fleet runs on PostgreSQL and Redis: set DATABASE_URL and REDIS_URL."; exit 1; fi
+	@mkdir -p bench
+	$(PY) manage.py simulate_fleet --workers $(FLEET_WORKERS) $(FLEET_ARGS) \
+		--output bench/fleet-$(FLEET_WORKERS)-workers.json
+
 worker: install
-	$(VENV)/bin/celery -A gapportal worker --loglevel=INFO
+	$(VENV)/bin/celery -A gapportal worker -Q sync,sync_large,default --loglevel=INFO
 
 beat: install
 	$(VENV)/bin/celery -A gapportal beat --loglevel=INFO

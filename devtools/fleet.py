@@ -108,7 +108,7 @@ def record_yesterday(started: datetime) -> None:
     day = schedule.seconds(schedule.DAY)
     runs = []
     for firm_id in Firm.objects.values_list("pk", flat=True):
-        at = started + timedelta(seconds=schedule.slot(firm_id, day) - day)
+        at = schedule.next_slot(firm_id, day, started - timedelta(seconds=day))
         runs.append(
             SyncRun(
                 firm_id=firm_id, trigger=SyncRun.Trigger.SCHEDULED,

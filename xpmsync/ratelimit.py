@@ -102,9 +102,14 @@ class Limit:
 class Budget:
     """The calls one tenant may still make, and the app's, as every worker sees them."""
 
-    def __init__(self, tenant_id: str, connection: redis.Redis | None = None) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        connection: redis.Redis | None = None,
+        limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.redis = connection if connection is not None else _redis()
-        limits = settings.XERO_RATE_LIMITS
+        limits = limits or settings.XERO_RATE_LIMITS
         self.limits = (
             Limit("minute", f"xero-budget:{tenant_id}:minute", limits["minute"], MINUTE_MS,
                   "X-MinLimit-Remaining"),

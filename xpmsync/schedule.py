@@ -4,8 +4,9 @@ Every firm has a fixed slot in the day for its full sync and one in each quick-s
 drawn from its id, so a thousand firms' syncs are spread evenly over the day and the hour instead
 of all starting together. The dispatcher (every few minutes) queues the firms whose slot falls
 within its reach, timed to the slot. A firm that missed its slot by more than that (the workers
-were down) is not queued at once with all the others: a quick sync waits for its next slot, at
-most an interval; a full sync overdue by a day gets a slot in the coming hour. One query reads
+were down, or it was still syncing) is not queued at once with all the others: a quick sync
+waits for its next slot, at most an interval; a missed full sync, or one overdue by a day, gets
+the firm's own point of the coming hour. One query reads
 every firm's state, whatever their number.
 
 ``XPM_SCHEDULE_COMPRESSION`` (1 in every real deployment) shrinks the day and the intervals, for
@@ -113,9 +114,13 @@ def _full_countdown(state: dict, now: datetime) -> int | None:
         return None
     if last is None or _age(last, now) >= seconds(FULL_OVERDUE_AFTER):
         return int(slot(state["firm_id"], seconds(CATCH_UP_SECONDS)))
-    at = _slot_in_reach(state["firm_id"], seconds(DAY), now)
-    if at is None or (at - last).total_seconds() < seconds(FULL_AT_LEAST_AFTER):
+    # Today's slot, or one missed while the firm was busy or the workers were down: a missed one
+    # is caught up within the coming hour, at the firm's own point of it.
+    at = _latest_slot(state["firm_id"], seconds(DAY), now)
+    if (at - last).total_seconds() < seconds(FULL_AT_LEAST_AFTER):
         return None
+    if at <= now - timedelta(seconds=seconds(DISPATCH_EVERY)):
+        return int(slot(state["firm_id"], seconds(CATCH_UP_SECONDS)))
     return _countdown(at, now)
 
 
@@ -129,15 +134,19 @@ def _quick_countdown(state: dict, now: datetime) -> int | None:
     return _countdown(at, now)
 
 
+def _latest_slot(firm_id: int, period: float, now: datetime) -> datetime:
+    """The firm's latest slot before the next dispatch."""
+    stamp = now.timestamp() + seconds(DISPATCH_EVERY)
+    return datetime.fromtimestamp(stamp - (stamp - slot(firm_id, period)) % period, tz=now.tzinfo)
+
+
 def _slot_in_reach(firm_id: int, period: float, now: datetime) -> datetime | None:
     """The firm's slot in this dispatch's reach: from one dispatch interval ago (a dispatch that
     ran late still catches it) until the next dispatch."""
-    reach = seconds(DISPATCH_EVERY)
-    stamp = now.timestamp()
-    latest = stamp + reach - (stamp + reach - slot(firm_id, period)) % period
-    if latest <= stamp - reach:
+    latest = _latest_slot(firm_id, period, now)
+    if latest <= now - timedelta(seconds=seconds(DISPATCH_EVERY)):
         return None
-    return datetime.fromtimestamp(latest, tz=now.tzinfo)
+    return latest
 
 
 def _countdown(at: datetime, now: datetime) -> int:
@@ -175,7 +184,7 @@ def next_scheduled_sync(firm: Firm) -> datetime:
     if last is None or _age(last, now) >= seconds(FULL_OVERDUE_AFTER):
         return now + timedelta(seconds=slot(firm.pk, seconds(CATCH_UP_SECONDS)))
     earliest = last + timedelta(seconds=seconds(FULL_AT_LEAST_AFTER))
-    return _next_slot(firm.pk, seconds(DAY), max(now, earliest))
+    return next_slot(firm.pk, seconds(DAY), max(now, earliest))
 
 
 def next_quick_sync(connection: XpmConnection, last_run: SyncRun | None) -> datetime | None:
@@ -186,10 +195,10 @@ def next_quick_sync(connection: XpmConnection, last_run: SyncRun | None) -> date
     after = timezone.now()
     if last_run is not None:
         after = max(after, last_run.queued_at + timedelta(seconds=interval / 2))
-    return _next_slot(connection.firm_id, interval, after)
+    return next_slot(connection.firm_id, interval, after)
 
 
-def _next_slot(firm_id: int, period: float, after: datetime) -> datetime:
+def next_slot(firm_id: int, period: float, after: datetime) -> datetime:
     stamp = after.timestamp()
     wait = (slot(firm_id, period) - stamp) % period
     return datetime.fromtimestamp(stamp + wait, tz=after.tzinfo)

@@ -8,7 +8,8 @@ from kombu.exceptions import ContentDisallowed
 from kombu.serialization import dumps, loads
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTAL_SERVICES = ("web", "worker", "beat")
+PORTAL_SERVICES = ("web", "worker", "worker-large", "worker-light", "beat")
+WORKERS = ("worker", "worker-large", "worker-light")
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,7 @@ def services():
 
 def test_gunicorn_is_not_published_on_the_host(services):
     assert "ports" not in services["web"]
-    for name in ("postgres", "redis", "worker", "beat"):
+    for name in ("postgres", "redis", *WORKERS, "beat"):
         assert "ports" not in services[name], name
 
 
@@ -34,8 +35,25 @@ def test_a_tls_terminating_proxy_stands_in_front_of_web(services):
 
 def test_web_trusts_exactly_the_one_proxy(services):
     assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
-    for name in ("worker", "beat"):
+    for name in (*WORKERS, "beat"):
         assert "TRUSTED_PROXY_COUNT" not in services[name]["environment"]
+
+
+def test_every_queue_has_a_worker_and_syncs_never_wait_behind_email(services):
+    from gapportal.celery import app
+
+    def queues(name):
+        command = services[name]["command"].split()
+        return set(command[command.index("-Q") + 1].split(","))
+
+    assert queues("worker") == {"sync"}  # small practices' syncs: never a 50,000-client one
+    assert queues("worker-large") == {"sync_large", "sync"}
+    assert queues("worker-light") == {"default"}
+    assert app.conf.task_default_queue == "default"
+    assert app.conf.task_routes["xpmsync.tasks.sync_firm_task"] == {"queue": "sync"}
+    assert app.conf.task_acks_late and app.conf.worker_prefetch_multiplier == 1
+    # Redis redelivers unacknowledged tasks after this: longer than any run may last.
+    assert app.conf.broker_transport_options["visibility_timeout"] > app.conf.task_time_limit
 
 
 def test_mail_catcher_is_reachable_from_this_machine_only(services):

@@ -70,7 +70,7 @@ def test_the_dispatcher_picks_exactly_the_due_firms(db, sent):
 def test_a_firm_syncs_fully_at_its_own_slot_of_the_day(db, sent):
     firm = firm_with("Slotted")
     now = timezone.now()
-    slot_today = schedule._next_slot(firm.pk, DAY, now - timedelta(days=1)) + timedelta(days=1)
+    slot_today = schedule.next_slot(firm.pk, DAY, now - timedelta(days=1)) + timedelta(days=1)
     SyncRun.objects.create(
         firm=firm, trigger="scheduled", status="succeeded",
         queued_at=slot_today - timedelta(days=1), finished_at=slot_today - timedelta(days=1),
@@ -101,7 +101,23 @@ def test_after_the_workers_were_down_an_hour_the_catch_up_is_spread(db):
         firm = firm_with(f"Firm {n}", last_full=now - timedelta(hours=20))
         SyncRun.objects.filter(firm=firm).update(queued_at=now - timedelta(hours=2))
     due = schedule.due_now(now)
-    assert len(due) < 25  # not all hundred at once: the rest wait for their own slot
+    # Every firm missed a quick slot, and those whose daily slot passed in the last eight hours
+    # missed their full sync too: not all at once, the rest at their next slot or later this hour.
+    assert len([d for d in due if d.countdown < 300]) < 25
+    assert all(d.kind == "full" for d in due if d.countdown >= 300)
+
+
+def test_a_full_sync_missed_while_the_firm_was_busy_is_caught_up(db):
+    firm = firm_with("Busy at its slot", quick=0)
+    now = timezone.now()
+    slot = schedule.next_slot(firm.pk, DAY, now - timedelta(days=1))  # passed, within a day
+    SyncRun.objects.filter(firm=firm).delete()
+    SyncRun.objects.create(
+        firm=firm, trigger="scheduled", status="succeeded",
+        queued_at=slot - timedelta(days=1), finished_at=slot - timedelta(days=1),
+    )  # fmt: skip
+    (due,) = schedule.due_now(slot + timedelta(minutes=20))  # it was syncing at its slot
+    assert due.kind == "full" and 0 <= due.countdown < 3300
 
 
 def test_a_fully_overdue_fleet_is_spread_over_the_coming_hour(db):

@@ -189,7 +189,7 @@ def test_the_timeline_can_be_left_off_for_a_comparison(firm_a, synced, xero, set
 
 def _near_slot(firm, minutes):
     """A moment one minute before the firm's quick-sync slot, for an interval of ``minutes``."""
-    return schedule._next_slot(firm.pk, minutes * 60, timezone.now()) - timedelta(minutes=1)
+    return schedule.next_slot(firm.pk, minutes * 60, timezone.now()) - timedelta(minutes=1)
 
 
 def test_quick_syncs_are_due_at_each_firms_own_interval(firm_a, synced, firm_b, carol):

@@ -4,8 +4,8 @@ import os
 import time
 
 import pytest
-from django.core import mail
 from celery.contrib.testing.worker import start_worker
+from django.core import mail
 
 from clients.models import Client
 from gapportal.celery import app

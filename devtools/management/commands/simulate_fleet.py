@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -39,11 +40,13 @@ class Command(BaseCommand):
         parser.add_argument("--compression", type=int, default=60, help="a day in 86400/N s")
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument("--port", type=int, default=8765)
+        parser.add_argument("--database", default="", help="its own (default: <name>_fleet)")
         parser.add_argument("--redis-db", type=int, default=3)
         parser.add_argument("--base", type=float, default=0.1, help="Xero's answer: base s")
         parser.add_argument("--per-client", type=float, default=0.0012, help="and s a client")
         parser.add_argument("--app-minute-limit", type=int, default=10000)
         parser.add_argument("--minute-limit", type=int, default=60)
+        parser.add_argument("--large", type=int, default=5000, help="a large practice's size")
         parser.add_argument("--drain-timeout", type=float, default=3600)
         parser.add_argument("--output", default="")
         parser.add_argument("--keep", action="store_true", help="keep the simulation's database")
@@ -53,10 +56,11 @@ class Command(BaseCommand):
             raise CommandError("simulate_fleet runs on PostgreSQL and Redis: set DATABASE_URL "
                                "and REDIS_URL.")  # fmt: skip
         home = settings.DATABASES["default"]["NAME"]
-        database = f"{home}_fleet"
+        database = options["database"] or f"{home}_fleet"
         redis_url = _with_db(settings.REDIS_URL, options["redis_db"])
         compression = options["compression"]
         settings.XPM_SCHEDULE_COMPRESSION = compression
+        settings.XPM_LARGE_PRACTICE_CLIENTS = options["large"]
         settings.REDIS_URL = redis_url
         app.conf.broker_url = redis_url
         app.conf.task_always_eager = False
@@ -66,6 +70,8 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         workdir = Path(tempfile.mkdtemp(prefix="fleet-"))
         processes: list = []
+        # Stopped from outside, it still stops its workers and drops its database.
+        signal.signal(signal.SIGTERM, _stop_asked)
         try:
             result = self._simulate(options, database, redis_url, workdir, processes)
         finally:
@@ -100,6 +106,7 @@ class Command(BaseCommand):
             "LOG_LEVEL": "WARNING",
             "XERO_MINUTE_LIMIT": str(options["minute_limit"]),
             "XERO_APP_MINUTE_LIMIT": str(options["app_minute_limit"]),
+            "XPM_LARGE_PRACTICE_CLIENTS": str(options["large"]),
             "PYTHONPATH": str(fleet.BASE_DIR),
         }
         xero_log = workdir / "xero.log"
@@ -175,6 +182,10 @@ class Command(BaseCommand):
         )
         time.sleep(3)  # let them connect before the first dispatch
         return workers
+
+
+def _stop_asked(signum, frame) -> None:
+    raise SystemExit(f"simulate_fleet was stopped (signal {signum})")
 
 
 def _with_db(url: str, db: int) -> str:

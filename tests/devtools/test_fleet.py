@@ -1,0 +1,56 @@
+"""A small run of the fleet simulation: real Celery workers on Redis, PostgreSQL, the real
+dispatcher, and a simulated Xero holding the app to a lowered limit that the budget must keep."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL") or "postgres" not in os.environ.get("DATABASE_URL", ""),
+    reason="needs PostgreSQL and Redis; CI sets DATABASE_URL and REDIS_URL",
+)
+APP_LIMIT = 40  # calls a minute for the whole app: the twelve firms' hourly syncs want more
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_small_fleet_syncs_every_firm_within_the_limits_without_a_429(tmp_path):
+    output = tmp_path / "fleet.json"
+    command = [
+        sys.executable, "manage.py", "simulate_fleet", "--firms", "12", "--clients", "3000",
+        "--compression", "720", "--workers", "2", "--app-minute-limit", str(APP_LIMIT),
+        "--large", "400", "--port", str(_free_port()), "--redis-db", "4",
+        "--database", f"fleet_test_{os.getpid()}", "--drain-timeout", "300",
+        "--output", str(output),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, cwd=Path(settings.BASE_DIR), capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    assert figures["firms_synced"] == 12 and figures["firms_failed"] == 0
+    assert figures["runs_failed"] == 0 and figures["runs_unfinished"] == 0
+    # Each firm's full sync comes at its slot of the day; one whose slot falls in the day's last
+    # minute while its quick sync waits for the app's budget misses the day (the dispatcher's
+    # own tests check every slot is kept).
+    assert 8 <= figures["runs_by_kind"]["full"] <= 12 and figures["runs_by_kind"]["quick"] > 12
+    xero = figures["xero"]
+    assert xero["refused_429"] == 0  # the budget deferred instead
+    assert xero["peak_app_calls_per_minute"] <= APP_LIMIT
+    assert xero["peak_app_calls_per_minute"] >= APP_LIMIT * 0.75  # and the limit did bind
+    assert xero["peak_tenant_calls_per_minute"] <= 60
+    assert set(figures["peak_rss_mb_per_worker"]) == {"small-1", "large-2", "default"}
+    assert all(0 < mb < 300 for mb in figures["peak_rss_mb_per_worker"].values())
+    assert figures["peak_postgres_connections"] >= 2
+    assert figures["due_to_done_small"]["runs"] and figures["due_to_done_large"]["runs"]
+    assert figures["clients_applied"] >= 3000 * 0.9
