@@ -17,7 +17,7 @@ XPMSYNC_LAYERS = [
     {"tasks"},
     {"sync", "schedule"},
     {"credentials", "mirror"},
-    {"values", "summary", "bulk", "progress", "timeline", "safety"},
+    {"values", "summary", "bulk", "progress", "timeline", "safety", "ratelimit"},
     {"parse"},
     {"api", "identity", "fields", "models", "tokens"},
 ]

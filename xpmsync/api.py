@@ -239,13 +239,10 @@ TokenSource = Callable[[bool], str]
 
 
 class CallBudget(Protocol):
-    """Xero's rate limits as every worker shares them (``xpmsync.ratelimit.Budget``)."""
+    """Xero's limits, shared by every worker (``ratelimit.Budget``): spend first, then correct."""
 
-    def spend(self) -> None:
-        """Record a call about to be made, or raise when it would go over a limit."""
-
-    def correct(self, headers: Mapping[str, str]) -> None:
-        """Learn from an answer's rate-limit headers."""
+    def spend(self) -> None: ...
+    def correct(self, headers: Mapping[str, str]) -> None: ...
 
 
 @dataclass

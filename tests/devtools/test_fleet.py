@@ -52,5 +52,5 @@ def test_a_small_fleet_syncs_every_firm_within_the_limits_without_a_429(tmp_path
     assert set(figures["peak_rss_mb_per_worker"]) == {"small-1", "large-2", "default"}
     assert all(0 < mb < 300 for mb in figures["peak_rss_mb_per_worker"].values())
     assert figures["peak_postgres_connections"] >= 2
-    assert figures["due_to_done_small"]["runs"] and figures["due_to_done_large"]["runs"]
+    assert figures["due_to_done_small"]["runs"] > 12  # every practice here is under 2,000
     assert figures["clients_applied"] >= 3000 * 0.9
