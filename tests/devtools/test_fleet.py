@@ -53,4 +53,6 @@ def test_a_small_fleet_syncs_every_firm_within_the_limits_without_a_429(tmp_path
     assert all(0 < mb < 300 for mb in figures["peak_rss_mb_per_worker"].values())
     assert figures["peak_postgres_connections"] >= 2
     assert figures["due_to_done_small"]["runs"] > 12  # every practice here is under 2,000
-    assert figures["clients_applied"] >= 3000 * 0.9
+    # Each full sync applies its practice again (the quick syncs add their few clients).
+    assert figures["clients_applied"] >= 3000 * figures["runs_by_kind"]["full"] / 12 * 0.5
+    assert figures["clients_applied_per_second"] > 0
