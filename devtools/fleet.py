@@ -9,7 +9,6 @@ interval until the day is over and every run it queued has finished.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import random
@@ -24,7 +23,6 @@ from statistics import quantiles
 
 from django.conf import settings
 from django.db import connection, connections
-from django.utils import timezone
 
 from accounts.models import Firm, User
 from xpmsync import schedule
@@ -265,11 +263,3 @@ def wait_ready(process: subprocess.Popen, log: Path, timeout: float = 300) -> No
             return
         time.sleep(0.2)
     raise RuntimeError("The simulated Xero did not start in time")
-
-
-def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def now() -> datetime:
-    return timezone.now()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.utils import timezone
 
 from devtools import fleet
 from gapportal.celery import app
@@ -88,10 +90,10 @@ class Command(BaseCommand):
         compression = options["compression"]
         sizes = fleet.practice_sizes(options["firms"], options["clients"], options["seed"])
         prepared = time.monotonic()
-        tenants = fleet.make_firms(sizes, fleet.now())
+        tenants = fleet.make_firms(sizes, timezone.now())
         firm_ids = sorted(fleet.Firm.objects.values_list("pk", flat=True))
         fleet.fork_each([firm_ids[i::2] for i in range(2)], fleet.import_practices)
-        started = fleet.now()
+        started = timezone.now()
         fleet.record_yesterday(started)
         setup_seconds = time.monotonic() - prepared
 
@@ -111,7 +113,7 @@ class Command(BaseCommand):
         }
         xero_log = workdir / "xero.log"
         xero = fleet.start(
-            [fleet.sys.executable, "-m", "devtools.fleet_xpm", "--tenants",
+            [sys.executable, "-m", "devtools.fleet_xpm", "--tenants",
              str(workdir / "tenants.json"), "--port", str(options["port"]),
              "--hour-seconds", str(3600 / compression), "--started", str(started.timestamp()),
              "--base", str(options["base"]), "--per-client", str(options["per_client"]),
