@@ -74,7 +74,6 @@ load: install
 	@mkdir -p bench && rm -f bench/load.jsonl
 	$(PY) manage.py load_run --clients 10000 --connections 50 --duration 60 --output bench/load.jsonl
 
-# One worker for every queue (sync, sync_large, default): enough for development.
 # The fleet simulation (issue 18, docs/scaling.md): 1,000 firms, about 1.5 M clients, over a
 # compressed day on FLEET_WORKERS real Celery workers against a simulated Xero; JSON to bench/.
 FLEET_WORKERS ?= 2
@@ -86,8 +85,11 @@ fleet: install
 	$(PY) manage.py simulate_fleet --workers $(FLEET_WORKERS) $(FLEET_ARGS) \
 		--output bench/fleet-$(FLEET_WORKERS)-workers.json
 
+# One worker for every queue (sync, sync_large, default), four tasks at once in threads: enough
+# for development (docker-compose.yml runs one kind of worker a queue).
 worker: install
-	$(VENV)/bin/celery -A gapportal worker -Q sync,sync_large,default --loglevel=INFO
+	$(VENV)/bin/celery -A gapportal worker -Q sync,sync_large,default --pool threads \
+		--concurrency 4 --loglevel=INFO
 
 beat: install
 	$(VENV)/bin/celery -A gapportal beat --loglevel=INFO

@@ -8,6 +8,8 @@ interval until the day is over and every run it queued has finished.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import io
 import math
 import os
@@ -61,6 +63,50 @@ def drop_database(name: str, home: str) -> None:
     use_database(home)
     with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed_name(database: str, firms: int, clients: int, seed: int) -> str:
+    """The name of the kept copy of a seeded fleet: what it holds, and a key of the schema and
+    the generator that made it, so a change to either seeds afresh."""
+    from django.db.migrations.loader import MigrationLoader
+
+    leaves = sorted(MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes())
+    key = hashlib.sha256(repr(leaves).encode())
+    for maker in (practice_sizes, make_firms, import_practices):
+        key.update(inspect.getsource(maker).encode())
+    for source in ("xpmsync/sandbox/practice.py", "xpmsync/fields.py"):
+        key.update((BASE_DIR / source).read_bytes())
+    return f"{database}_seed_{firms}_{clients}_{seed}_{key.hexdigest()[:8]}"
+
+
+def database_exists(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return cursor.fetchone() is not None
+
+
+def copy_database(source: str, target: str) -> None:
+    """``target`` as a file-level copy of ``source`` (PostgreSQL's template copy: seconds for
+    what took many minutes to import); nobody may be connected to ``source`` meanwhile."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+
+
+def drop_other_seeds(database: str, keep: str) -> None:
+    """Older kept seeds of this simulation's database (another schema or size): disk, not data."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
+            [database.replace("_", r"\_") + r"\_seed\_%", keep],
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tenants() -> dict[str, int]:
+    """Tenant id -> practice size, as the firms' connections hold them."""
+    return dict(XpmConnection.objects.values_list("tenant_id", "practice_size"))
 
 
 def make_firms(sizes: list[int], started: datetime) -> dict[str, int]:
@@ -211,12 +257,15 @@ def percentile(values: list[float], share: int) -> float | None:
     return round(quantiles(values, n=100, method="inclusive")[share - 1], 2)
 
 
-def figures(since: datetime, elapsed: float) -> dict:
-    """What the day's runs did, from their rows."""
+def figures(since: datetime, elapsed: float, until: datetime | None = None) -> dict:
+    """What the runs queued from ``since`` (to ``until``) did, from their rows."""
+    queued = SyncRun.objects.filter(queued_at__gte=since)
+    if until is not None:
+        queued = queued.filter(queued_at__lt=until)
     runs = list(
-        SyncRun.objects.filter(queued_at__gte=since)
-        .select_related("firm__xpm_connection")
-        .only("status", "kind", "due_at", "finished_at", "counts", "firm__xpm_connection")
+        queued.select_related("firm__xpm_connection").only(
+            "status", "kind", "due_at", "finished_at", "counts", "firm__xpm_connection"
+        )
     )
     done = [r for r in runs if r.finished_at and r.due_at]
     small = [r for r in done if r.firm.xpm_connection.practice_size < SMALL]
@@ -245,7 +294,46 @@ def figures(since: datetime, elapsed: float) -> dict:
         "due_to_done_large": waits(large),
         "clients_applied": applied,
         "clients_applied_per_second": round(applied / elapsed, 1) if elapsed else None,
+        "peak_runs_at_once": peak_at_once([(r.started_at, r.finished_at) for r in done]),
     }
+
+
+def peak_at_once(spans: list[tuple[datetime | None, datetime]]) -> int:
+    """The most spans (a run's last start to its finish) open at one moment."""
+    edges = sorted(
+        [(start, 1) for start, _ in spans if start] + [(end, -1) for start, end in spans if start],
+        key=lambda edge: (edge[0], edge[1]),  # an end before a start at the same moment
+    )
+    peak = open_ = 0
+    for _, step in edges:
+        open_ += step
+        peak = max(peak, open_)
+    return peak
+
+
+def queue_burst(started: datetime) -> int:
+    """A quick sync for every firm at once, as if every admin pressed Sync Now together: how
+    fast the fleet drains it is its throughput, which a day it keeps up with cannot show."""
+    from xpmsync.tasks import SyncAlreadyRunning, request_sync
+
+    admins = User.objects.filter(role=User.Role.ADMIN).select_related("firm")
+    queued = 0
+    for admin in admins:
+        try:
+            request_sync(admin.firm, trigger=SyncRun.Trigger.MANUAL, user=admin,
+                         kind=SyncRun.Kind.QUICK)  # fmt: skip
+        except SyncAlreadyRunning:
+            continue
+        queued += 1
+    return queued
+
+
+def drained_at(since: datetime) -> float | None:
+    """Seconds from ``since`` to the last finish of a run queued since then."""
+    from django.db.models import Max
+
+    last = SyncRun.objects.filter(queued_at__gte=since).aggregate(last=Max("finished_at"))["last"]
+    return round((last - since).total_seconds(), 1) if last else None
 
 
 def fetch_stats(port: int) -> dict:

@@ -167,6 +167,9 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SOFT_TIME_LIMIT = 1500
 CELERY_TASK_TIME_LIMIT = 1800
+# Sync workers run a pool of threads (a sync mostly waits for Xero), where Celery's time limits
+# do not apply: a sync checks this limit itself as it downloads and applies, and stops.
+XPM_RUN_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT
 CELERY_BEAT_SCHEDULE = {
     # Queues each connected firm's daily full sync when it is due, spread over the hour, and
     # its quick syncs in between (every 15 minutes to 4 hours, a setting of the connection).

@@ -1,5 +1,7 @@
-"""Running actions at the same moment on threads, each with its own database connection."""
+"""Running actions at the same moment on threads, each with its own database connection; a free
+port for the servers such tests start."""
 
+import socket
 import threading
 from collections.abc import Callable
 
@@ -46,3 +48,10 @@ def signed_in_clients(user, count: int) -> list:
         http.force_login(user)
         clients.append(http)
     return clients
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -35,7 +35,8 @@ ANALYZE_AFTER = 1000
 
 
 class SyncAborted(Exception):
-    """The firm disconnected while the sync was running; nothing was kept."""
+    """The sync was stopped part way (the firm disconnected, or it ran out of time); nothing
+    was kept."""
 
 
 @dataclass

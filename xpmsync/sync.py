@@ -315,12 +315,13 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
         credentials.token_source(connection),
         budget=ratelimit.Budget(connection.tenant_id),
     )
+    deadline = time.monotonic() + settings.XPM_RUN_TIME_LIMIT
     with tempfile.SpooledTemporaryFile(max_size=settings.XPM_LIST_SPOOL_IN_MEMORY) as spool:
         try:
             xpm.download_client_list(
                 spool,
                 modified_since=run.modified_since if quick else None,
-                progress=lambda received: progress.downloading(run.pk, received),
+                progress=_in_time(deadline, lambda got: progress.downloading(run.pk, got)),
             )
         except api.PermissionMissing:
             # A practice disconnected from Xero's side also answers 403: tell them apart.
@@ -338,11 +339,25 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
             parse_client_list(spool),
             connection_id=connection.pk,
             check_safety=not run.skip_safety_check,
-            on_batch=lambda applied: progress.applying(run.pk, applied, total),
+            on_batch=_in_time(deadline, lambda done: progress.applying(run.pk, done, total)),
             whole_list=not quick,
             run_id=run.pk,
             timeline=settings.XPM_TIMELINE,
         )
+
+
+def _in_time(deadline: float, report: Callable[[int], None]) -> Callable[[int], None]:
+    """``report`` progress, once sure the run is still within XPM_RUN_TIME_LIMIT. A worker's
+    thread cannot be stopped from outside (Celery's time limits need prefork), so the run keeps
+    its own: past it, SyncAborted rolls the run back, well before its lease runs out."""
+
+    def checked(amount: int) -> None:
+        if time.monotonic() > deadline:
+            minutes = settings.XPM_RUN_TIME_LIMIT // 60
+            raise SyncAborted(f"The sync took longer than {minutes} minutes and was stopped.")
+        report(amount)
+
+    return checked
 
 
 def _start_quick(run: SyncRun) -> bool:

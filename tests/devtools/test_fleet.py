@@ -3,13 +3,14 @@ dispatcher, and a simulated Xero holding the app to a lowered limit that the bud
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests.concurrency import free_port
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("REDIS_URL") or "postgres" not in os.environ.get("DATABASE_URL", ""),
@@ -18,20 +19,14 @@ pytestmark = pytest.mark.skipif(
 APP_LIMIT = 40  # calls a minute for the whole app: the twelve firms' hourly syncs want more
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_small_fleet_syncs_every_firm_within_the_limits_without_a_429(tmp_path):
     output = tmp_path / "fleet.json"
     command = [
         sys.executable, "manage.py", "simulate_fleet", "--firms", "12", "--clients", "3000",
         "--compression", "720", "--workers", "2", "--app-minute-limit", str(APP_LIMIT),
-        "--large", "400", "--port", str(_free_port()), "--redis-db", "4",
+        "--large", "400", "--port", str(free_port()), "--redis-db", "4",
         "--database", f"fleet_test_{os.getpid()}", "--drain-timeout", "300",
-        "--output", str(output),
+        "--no-seed-cache", "--output", str(output),
     ]  # fmt: skip
     done = subprocess.run(
         command, cwd=Path(settings.BASE_DIR), capture_output=True, text=True, timeout=900
@@ -50,6 +45,14 @@ def test_a_small_fleet_syncs_every_firm_within_the_limits_without_a_429(tmp_path
     assert xero["peak_app_calls_per_minute"] <= APP_LIMIT
     assert xero["peak_app_calls_per_minute"] >= APP_LIMIT * 0.75  # and the limit did bind
     assert xero["peak_tenant_calls_per_minute"] <= 60
+    # Two worker processes, each running syncs in threads: more than two at once.
+    assert figures["pool"] == "threads" and figures["threads_per_worker"] == 8
+    assert figures["peak_runs_at_once"] > 2
+    # After the day, every admin's Sync Now at once: drained, none failed, within the limits.
+    burst = figures["burst"]
+    assert burst["runs_queued"] == 12 and burst["runs_failed"] == 0
+    assert burst["runs_unfinished"] == 0 and burst["drained_s"] > 0
+    assert burst["due_to_done_small"]["runs"] == 12
     assert set(figures["peak_rss_mb_per_worker"]) == {"small-1", "large-2", "default"}
     assert all(0 < mb < 300 for mb in figures["peak_rss_mb_per_worker"].values())
     assert figures["peak_postgres_connections"] >= 2

@@ -18,6 +18,7 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from tests.concurrency import free_port
 from tests.factories import PASSWORD, make_firm, make_user
 from tests.totp import code_for, make_device
 from xpmsync.models import XpmConnection
@@ -76,18 +77,10 @@ class _Forward(BaseHTTPRequestHandler):
     do_GET = do_POST = _forward
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def two_instances():
     """Two gunicorn instances on the test database and Redis, and the one address before them."""
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     proxy = RoundRobin(ports)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     address = f"http://127.0.0.1:{proxy.server_address[1]}"
