@@ -298,10 +298,10 @@ def figures(since: datetime, elapsed: float, until: datetime | None = None) -> d
     }
 
 
-def peak_at_once(spans: list[tuple[datetime | None, datetime]]) -> int:
+def peak_at_once(spans: list[tuple[datetime | None, datetime | None]]) -> int:
     """The most spans (a run's last start to its finish) open at one moment."""
     edges = sorted(
-        [(start, 1) for start, _ in spans if start] + [(end, -1) for start, end in spans if start],
+        [edge for start, end in spans if start and end for edge in ((start, 1), (end, -1))],
         key=lambda edge: (edge[0], edge[1]),  # an end before a start at the same moment
     )
     peak = open_ = 0

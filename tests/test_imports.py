@@ -15,7 +15,7 @@ XPMSYNC_LAYERS = [
     {"panel"},
     {"connection", "review", "oauth"},
     {"tasks"},
-    {"sync", "schedule"},
+    {"sync", "schedule", "run_limits"},
     {"credentials", "mirror"},
     {"values", "summary", "bulk", "progress", "timeline", "safety", "ratelimit"},
     {"parse"},

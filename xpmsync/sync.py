@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import AuditEvent
 
-from . import api, credentials, progress, ratelimit, schedule
+from . import api, credentials, progress, ratelimit, run_limits, schedule
 from .mirror import Applied, SyncAborted, apply_records
 from .models import SyncRun, XpmConnection
 from .parse import XpmResponseError, parse_client_list
@@ -315,13 +315,13 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
         credentials.token_source(connection),
         budget=ratelimit.Budget(connection.tenant_id),
     )
-    deadline = time.monotonic() + settings.XPM_RUN_TIME_LIMIT
+    until = run_limits.deadline()
     with tempfile.SpooledTemporaryFile(max_size=settings.XPM_LIST_SPOOL_IN_MEMORY) as spool:
         try:
             xpm.download_client_list(
                 spool,
                 modified_since=run.modified_since if quick else None,
-                progress=_in_time(deadline, lambda got: progress.downloading(run.pk, got)),
+                progress=run_limits.in_time(until, lambda got: progress.downloading(run.pk, got)),
             )
         except api.PermissionMissing:
             # A practice disconnected from Xero's side also answers 403: tell them apart.
@@ -334,30 +334,17 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
         progress.applying(run.pk, 0, total)
         if not quick:  # the practice's size decides which queue its full syncs take
             XpmConnection.objects.filter(pk=connection.pk).update(practice_size=total)
-        return apply_records(
-            run.firm,
-            parse_client_list(spool),
-            connection_id=connection.pk,
-            check_safety=not run.skip_safety_check,
-            on_batch=_in_time(deadline, lambda done: progress.applying(run.pk, done, total)),
-            whole_list=not quick,
-            run_id=run.pk,
-            timeline=settings.XPM_TIMELINE,
-        )
-
-
-def _in_time(deadline: float, report: Callable[[int], None]) -> Callable[[int], None]:
-    """``report`` progress, once sure the run is still within XPM_RUN_TIME_LIMIT. A worker's
-    thread cannot be stopped from outside (Celery's time limits need prefork), so the run keeps
-    its own: past it, SyncAborted rolls the run back, well before its lease runs out."""
-
-    def checked(amount: int) -> None:
-        if time.monotonic() > deadline:
-            minutes = settings.XPM_RUN_TIME_LIMIT // 60
-            raise SyncAborted(f"The sync took longer than {minutes} minutes and was stopped.")
-        report(amount)
-
-    return checked
+        with run_limits.room_to_apply(total, until):
+            return apply_records(
+                run.firm,
+                parse_client_list(spool),
+                connection_id=connection.pk,
+                check_safety=not run.skip_safety_check,
+                on_batch=run_limits.in_time(until, lambda n: progress.applying(run.pk, n, total)),
+                whole_list=not quick,
+                run_id=run.pk,
+                timeline=settings.XPM_TIMELINE,
+            )
 
 
 def _start_quick(run: SyncRun) -> bool:

@@ -244,10 +244,12 @@ class Command(BaseCommand):
         pool = options["pool"]
         concurrency = options["threads"] if pool == "threads" else 1
         workers = {}
+        # As docker-compose.yml runs them: few malloc arenas for a process of threads.
+        sync_env = {**env, "MALLOC_ARENA_MAX": "2"}
         for n, (lane, queues) in enumerate(lanes, start=1):
             name = f"{lane}-{n}"
             command = fleet.worker_command(name, queues, pool, concurrency)
-            workers[name] = fleet.start(command, env, workdir / f"{name}.log")
+            workers[name] = fleet.start(command, sync_env, workdir / f"{name}.log")
         workers["default"] = fleet.start(
             fleet.worker_command("default", "default", "prefork", 1), env, workdir / "default.log"
         )
