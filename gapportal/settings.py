@@ -120,7 +120,12 @@ if not REDIS_URL and not DEBUG:
     )
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that stops answering fails the call instead of holding a thread for ever.
+            "OPTIONS": {"socket_timeout": 10, "socket_connect_timeout": 5},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -341,7 +346,10 @@ XPM_TIMELINE = True
 TIMELINE_RETENTION_DAYS = env.int("TIMELINE_RETENTION_DAYS", default=730)
 # The longest an in-process (eager) sync waits before a retry: the web request is waiting too.
 XPM_IN_PROCESS_MAX_WAIT = 15
-XPM_LIST_TIMEOUT = (10, 600)
+# Connect, and wait for each read of the client list: XPM takes a minute or more to begin
+# answering for the largest practices. A run stops itself XPM_RUN_TIME_LIMIT after it began,
+# checking as each chunk arrives, so one stalled read still ends inside its lease.
+XPM_LIST_TIMEOUT = (10, 300)
 # The largest client list accepted (a 50,000-client practice sends about 60 MB). It is spooled to
 # a temporary file past XPM_LIST_SPOOL_IN_MEMORY, so memory stays flat whatever its size.
 XPM_LIST_MAX_BYTES = 512 * 2**20

@@ -15,9 +15,9 @@ XPMSYNC_LAYERS = [
     {"panel"},
     {"connection", "review", "oauth"},
     {"tasks"},
-    {"sync", "schedule", "run_limits"},
+    {"sync", "schedule"},
     {"credentials", "mirror"},
-    {"values", "summary", "bulk", "progress", "timeline", "safety", "ratelimit"},
+    {"values", "summary", "bulk", "progress", "timeline", "safety", "ratelimit", "run_limits"},
     {"parse"},
     {"api", "identity", "fields", "models", "tokens"},
 ]

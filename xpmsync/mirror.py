@@ -13,16 +13,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from accounts.models import Firm
 from clients.models import Client, ClientContact, Contact
 from clients.primary import Candidate, choose_primary
 
-from . import bulk, safety
+from . import bulk, run_limits, safety
 from .fields import CLIENT_FIELDS, CONTACT_FIELDS
-from .models import SyncRun, XpmConnection
+from .models import SyncRun
 from .parse import ClientRecord, ContactRecord
 from .summary import Warnings
 from .timeline import Timeline
@@ -32,11 +32,6 @@ from .values import Link, client_values, contact_values, fit_position, live_cont
 BATCH_SIZE = 2000
 # Rows created in one run past which the planner's statistics are refreshed.
 ANALYZE_AFTER = 1000
-
-
-class SyncAborted(Exception):
-    """The sync was stopped part way (the firm disconnected, or it ran out of time); nothing
-    was kept."""
 
 
 @dataclass
@@ -55,6 +50,7 @@ def apply_records(
     whole_list: bool = True,
     run_id: int | None = None,
     timeline: bool = True,
+    until: float | None = None,
 ) -> Applied:
     """Make the firm's XPM clients, contacts and links mirror ``records``, all or nothing.
 
@@ -68,28 +64,32 @@ def apply_records(
     they are upserted, nothing is archived for being missing, and the portal's rows are read
     for each batch's records alone. With ``timeline`` every change is recorded (run
     ``run_id``). ``on_batch`` hears how many clients have been applied after each batch.
+
+    Past ``until`` (``time.monotonic()``) it stops and keeps nothing: it looks before each
+    batch and before it commits, and no statement may run past it. It commits only while the
+    firm is connected and run ``run_id`` still holds it (run_limits.still_ours).
     """
-    with transaction.atomic():
-        changes = Timeline(firm, run_id=run_id, enabled=timeline)
-        mirror = _Mirror(firm, changes, whole_list=whole_list)
-        applied = 0
-        for batch in itertools.batched(records, BATCH_SIZE):
-            mirror.apply(batch)
-            applied += len(batch)
-            if on_batch is not None:
-                on_batch(applied)
-        if whole_list:
-            if check_safety:
-                mirror.check_safety()
-            mirror.archive_unlisted()
-        # A disconnect that happened meanwhile wins: roll everything back.
-        still_connected = (
-            XpmConnection.objects.select_for_update()
-            .filter(pk=connection_id, status__in=XpmConnection.SYNCABLE_STATUSES)
-            .exists()
-        )
-        if not still_connected:
-            raise SyncAborted("The firm disconnected from XPM during the sync; nothing was kept.")
+    try:
+        with transaction.atomic():
+            run_limits.stop_statements_at(until)
+            changes = Timeline(firm, run_id=run_id, enabled=timeline)
+            mirror = _Mirror(firm, changes, whole_list=whole_list)
+            applied = 0
+            for batch in itertools.batched(records, BATCH_SIZE):
+                run_limits.check(until)
+                mirror.apply(batch)
+                applied += len(batch)
+                if on_batch is not None:
+                    on_batch(applied)
+            if whole_list:
+                if check_safety:
+                    mirror.check_safety()
+                mirror.archive_unlisted()
+            run_limits.check(until)
+            run_limits.still_ours(connection_id, run_id)
+    except OperationalError as error:  # a statement cancelled at ``until``
+        run_limits.check(None if until is None else until - 1, cause=error)
+        raise
     counts = mirror.counts
     if counts["clients_created"] + counts["contacts_created"] >= ANALYZE_AFTER:
         bulk.settle(Client, Contact, ClientContact)

@@ -167,5 +167,8 @@ def _redis() -> redis.Redis | None:
         return None
     with _pool_lock:
         if url not in _pools:
-            _pools[url] = redis.ConnectionPool.from_url(url)
+            # A Redis that stops answering fails the call instead of holding a worker's thread.
+            _pools[url] = redis.ConnectionPool.from_url(
+                url, socket_timeout=10, socket_connect_timeout=5
+            )
     return redis.Redis(connection_pool=_pools[url])

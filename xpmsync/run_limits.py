@@ -1,7 +1,8 @@
-"""What one run may take of its worker: time, and memory while it applies a large list.
+"""What one run may take of its worker, time and memory, and when it must keep nothing.
 
 Sync workers run threads (a sync mostly waits for Xero), so these are kept by the run itself:
-Celery's time limits need processes, and threads share their process's memory.
+Celery's time limits need processes, and threads share their process's memory. A run commits
+only while it still holds the firm: one that outlived its lease keeps nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import connection
 
-from .mirror import SyncAborted
+from .models import SyncRun, XpmConnection
 
 # A whole-list apply holds an index of the practice's rows (about 2 kB a client: 80 MB for
 # 40,000); a process of threads applies this many large lists at once, the rest wait their turn.
@@ -21,7 +23,14 @@ LARGE_APPLIES_AT_ONCE = 1
 _large_applies = threading.BoundedSemaphore(LARGE_APPLIES_AT_ONCE)
 
 
-class OutOfTime(SyncAborted):
+class SyncAborted(Exception):
+    """The sync was stopped part way (the firm disconnected, or the run lost its claim on the
+    firm); nothing was kept."""
+
+
+class OutOfTime(Exception):
+    """The run went past XPM_RUN_TIME_LIMIT and stopped; nothing it did was kept."""
+
     def __init__(self) -> None:
         minutes = settings.XPM_RUN_TIME_LIMIT // 60
         super().__init__(f"The sync took longer than {minutes} minutes and was stopped.")
@@ -32,16 +41,33 @@ def deadline() -> float:
     return time.monotonic() + settings.XPM_RUN_TIME_LIMIT
 
 
+def check(until: float | None, *, cause: BaseException | None = None) -> None:
+    """Raise OutOfTime once past ``until`` (never, without one)."""
+    if until is not None and time.monotonic() > until:
+        raise OutOfTime from cause
+
+
 def in_time(until: float, report: Callable[[int], None]) -> Callable[[int], None]:
-    """``report`` progress, once sure the run is still before ``until``: past it, OutOfTime
-    rolls the run back, well before its lease runs out."""
+    """``report`` the download's progress, once sure the run is still before ``until``: past
+    it, OutOfTime stops the run before anything is applied. A read waits at most
+    XPM_LIST_TIMEOUT's, so a stalled download still ends inside the lease."""
 
     def checked(amount: int) -> None:
-        if time.monotonic() > until:
-            raise OutOfTime
+        check(until)
         report(amount)
 
     return checked
+
+
+def stop_statements_at(until: float | None) -> None:
+    """Within a transaction: PostgreSQL cancels any of its statements still running at
+    ``until``, a lock wait included."""
+    if until is None or connection.vendor != "postgresql":
+        return
+    check(until)
+    left_ms = max(1, int((until - time.monotonic()) * 1000))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(left_ms)])
 
 
 @contextmanager
@@ -57,3 +83,24 @@ def room_to_apply(clients: int, until: float) -> Iterator[None]:
         yield
     finally:
         _large_applies.release()
+
+
+def still_ours(connection_id: int, run_id: int | None) -> None:
+    """Within the run's transaction, lock its connection and its row until commit: a disconnect
+    that happened meanwhile, or the run losing its claim on the firm (its lease ran out and it
+    was failed or taken over), rolls everything back."""
+    still_connected = (
+        XpmConnection.objects.select_for_update()
+        .filter(pk=connection_id, status__in=XpmConnection.SYNCABLE_STATUSES)
+        .exists()
+    )
+    if not still_connected:
+        raise SyncAborted("The firm disconnected from XPM during the sync; nothing was kept.")
+    if run_id is not None and not (
+        SyncRun.objects.select_for_update()
+        .filter(pk=run_id, status=SyncRun.Status.RUNNING)
+        .exists()
+    ):
+        raise SyncAborted(
+            "The sync ran past its time and another took over the firm; nothing it did was kept."
+        )

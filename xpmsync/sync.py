@@ -24,16 +24,18 @@ from accounts import audit
 from accounts.models import AuditEvent
 
 from . import api, credentials, progress, ratelimit, run_limits, schedule
-from .mirror import Applied, SyncAborted, apply_records
+from .mirror import Applied, apply_records
 from .models import SyncRun, XpmConnection
 from .parse import XpmResponseError, parse_client_list
+from .run_limits import SyncAborted
 from .safety import HeldForReview
 from .summary import check_clients, send_summary
 from .tokens import TokenUnreadable
 
 logger = logging.getLogger(__name__)
 
-# Longer than the task's hard time limit, so a live run never outlasts its lease.
+# Longer than any run: XPM_RUN_TIME_LIMIT, plus one read of the list's XPM_LIST_TIMEOUT at the
+# most (the run stops itself; tests/xpmsync/test_time_limit.py pins the sum below the lease).
 LEASE = timedelta(minutes=35)
 MAX_ATTEMPTS = 4
 # Retry waits stay well below Redis's visibility timeout (an hour).
@@ -105,7 +107,10 @@ def run_sync(run_id: int, firm_id: int, *, reporter: Reporter | None = None) -> 
         }
         finish(run, SyncRun.Status.HELD, counts=counts, error=str(held))
         audit.record(run.firm, AuditEvent.Action.XPM_SYNC_HELD, detail=str(held))
-    except (api.XeroError, XpmResponseError, NotConnected, SyncAborted, TokenUnreadable) as error:
+    except (
+        api.XeroError, XpmResponseError, NotConnected, SyncAborted, run_limits.OutOfTime,
+        TokenUnreadable,
+    ) as error:  # fmt: skip
         finish(run, SyncRun.Status.FAILED, **_failure(error))
     except Exception as error:
         logger.exception("Sync run %s failed unexpectedly", run.pk)
@@ -334,16 +339,19 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
         progress.applying(run.pk, 0, total)
         if not quick:  # the practice's size decides which queue its full syncs take
             XpmConnection.objects.filter(pk=connection.pk).update(practice_size=total)
-        with run_limits.room_to_apply(total, until):
+        # A full sync holds an index of what the firm has, however short the list that came.
+        held = total if quick else max(total, connection.practice_size or 0)
+        with run_limits.room_to_apply(held, until):
             return apply_records(
                 run.firm,
                 parse_client_list(spool),
                 connection_id=connection.pk,
                 check_safety=not run.skip_safety_check,
-                on_batch=run_limits.in_time(until, lambda n: progress.applying(run.pk, n, total)),
+                on_batch=lambda applied: progress.applying(run.pk, applied, total),
                 whole_list=not quick,
                 run_id=run.pk,
                 timeline=settings.XPM_TIMELINE,
+                until=until,
             )
 
 

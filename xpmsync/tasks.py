@@ -30,8 +30,10 @@ logger = logging.getLogger(__name__)
 
 # A queued run whose task never started (the broker lost it) is given up after this.
 QUEUE_TIMEOUT = timedelta(hours=2)
-# A running run whose lease ran out is failed this long after: first its task, redelivered
-# when the worker died, gets the chance to take it over (it wakes just after the lease ends).
+# A running run whose lease ran out is failed this long after: first its task, redelivered at
+# once when a prefork worker's process died, gets the chance to take it over (it wakes just
+# after the lease ends). A threads worker's tasks come back after the visibility timeout, when
+# the run has been failed already and the next sync starts afresh.
 TAKEOVER_GRACE = timedelta(minutes=2)
 SYNC_QUEUE = "sync"
 LARGE_SYNC_QUEUE = "sync_large"

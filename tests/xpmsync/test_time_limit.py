@@ -1,74 +1,135 @@
 """A sync keeps its own limits: sync workers run threads, where Celery's time limits do not apply
 and every sync shares the process's memory.
 
-Past XPM_RUN_TIME_LIMIT a run stops at its next chunk downloaded or batch applied, keeps nothing
-and says why; its lease is released, long before it would run out. A process applies one large
-list at a time.
+Past XPM_RUN_TIME_LIMIT a run stops at its next chunk downloaded, before its next batch or before
+it commits, keeps nothing and says why; a stalled read still ends inside its lease. A run that
+lost its claim on the firm keeps nothing. A process applies one large list at a time.
 """
 
 import threading
 import time
 import types
+from datetime import timedelta
 
 import pytest
+from django.conf import settings as project_settings
 
 from clients.models import Client
-from xpmsync import progress, run_limits
+from xpmsync import api, progress, run_limits, sync
+from xpmsync.models import SyncRun
 
 from .factories import make_connection
 from .test_sync import SAMPLE_XML, run, serve, snapshot
 
 RENAMED = SAMPLE_XML.replace("Harbourline Logistics Pty Ltd", "Harbourline Freight Pty Ltd")
+OUT_OF_TIME = "The sync took longer than 25 minutes and was stopped. Nothing changed."
 
 
-@pytest.mark.parametrize("slow_phase", ["downloading", "applying"])
-def test_a_sync_past_its_time_limit_stops_and_changes_nothing(
-    firm_a, alice, xero, settings, monkeypatch, slow_phase
-):
+@pytest.fixture
+def synced_once(firm_a, alice, xero, settings):
+    """Yesterday's sync of the sample; today XPM renamed a client."""
     make_connection(firm_a, alice)
     serve(xero)
     run(firm_a, alice)
-    before = snapshot(firm_a)
     settings.XPM_RUN_TIME_LIMIT = 1500
     serve(xero, RENAMED)
-    # The clock the run reads jumps past its limit while it downloads (the first chunk took 25
-    # minutes) or once it has begun applying (the writes made so far are rolled back).
-    clock = [1000.0]
-    monkeypatch.setattr(run_limits, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
-    report = getattr(progress, slow_phase)
+    return snapshot(firm_a)
 
-    def slow(run_id, *figures):
-        clock[0] += 1501
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The clock the run's limits read, moved by the test."""
+    now = [1000.0]
+    fake = types.SimpleNamespace(monotonic=lambda: now[0])
+    monkeypatch.setattr(run_limits, "time", fake)
+    return now
+
+
+def _on_call(monkeypatch, name: str, call: int, action) -> list:
+    """Do ``action`` when progress.``name`` is called the ``call``-th time; returns the calls."""
+    report, calls = getattr(progress, name), []
+
+    def counted(run_id, *figures):
+        calls.append(figures)
+        if len(calls) == call:
+            action()
         report(run_id, *figures)
 
-    monkeypatch.setattr(progress, slow_phase, slow)
+    monkeypatch.setattr(progress, name, counted)
+    return calls
+
+
+def test_a_download_past_the_time_limit_stops_before_applying(
+    firm_a, alice, synced_once, clock, monkeypatch
+):
+    monkeypatch.setattr(api, "DOWNLOAD_CHUNK", 1024)  # the sample arrives in many chunks
+
+    def late() -> None:
+        clock[0] += 1501  # the second chunk came 25 minutes after the run began
+
+    _on_call(monkeypatch, "downloading", 2, late)
+    applying = _on_call(monkeypatch, "applying", 99, lambda: None)
+
+    stopped = run(firm_a, alice)
+
+    assert (stopped.status, stopped.error) == ("failed", OUT_OF_TIME)
+    assert stopped.lease_expires_at is None
+    assert applying == []  # it never began applying
+    assert snapshot(firm_a) == synced_once
+
+
+def test_applying_past_the_time_limit_rolls_back_what_was_applied(
+    firm_a, alice, synced_once, clock, monkeypatch
+):
+    def late() -> None:
+        clock[0] += 1501  # the first batch took 25 minutes
+
+    # progress.applying hears 0 before applying, then the count after each batch.
+    applying = _on_call(monkeypatch, "applying", 2, late)
+
+    stopped = run(firm_a, alice)
+
+    assert (stopped.status, stopped.error) == ("failed", OUT_OF_TIME)
+    assert len(applying) == 2  # the batch was applied, then not committed
+    assert snapshot(firm_a) == synced_once
+    assert not Client.objects.filter(name="Harbourline Freight Pty Ltd").exists()
+
+
+def test_a_run_that_lost_its_claim_on_the_firm_keeps_nothing(
+    firm_a, alice, synced_once, monkeypatch
+):
+    def failed_meanwhile() -> None:
+        # Its lease ran out and the dispatcher failed it (tasks.recover_stale_runs).
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
+            status=SyncRun.Status.FAILED, lease_expires_at=None
+        )
+
+    _on_call(monkeypatch, "applying", 2, failed_meanwhile)
 
     stopped = run(firm_a, alice)
 
     assert stopped.status == "failed"
-    assert stopped.error == "The sync took longer than 25 minutes and was stopped. Nothing changed."
-    assert stopped.lease_expires_at is None
-    assert snapshot(firm_a) == before
-    assert not Client.objects.filter(name="Harbourline Freight Pty Ltd").exists()
+    assert "another took over the firm" in stopped.error
+    assert snapshot(firm_a) == synced_once
 
 
-def test_a_sync_within_its_time_limit_is_not_stopped(firm_a, alice, xero, settings):
-    make_connection(firm_a, alice)
-    settings.XPM_RUN_TIME_LIMIT = 1500
-    serve(xero, RENAMED)
-
+def test_a_sync_within_its_time_limit_is_not_stopped(firm_a, alice, synced_once):
     assert run(firm_a, alice).status == "succeeded"
     assert Client.objects.filter(name="Harbourline Freight Pty Ltd").exists()
 
 
+def test_the_longest_run_ends_inside_its_lease():
+    """Its time limit, then one stalled read of the list at the most, then a minute to finish."""
+    longest = project_settings.XPM_RUN_TIME_LIMIT + project_settings.XPM_LIST_TIMEOUT[1] + 60
+    assert timedelta(seconds=longest) < sync.LEASE
+
+
 def test_a_process_applies_one_large_list_at_a_time(settings):
     settings.XPM_LARGE_PRACTICE_CLIENTS = 5000
-    settings.XPM_RUN_TIME_LIMIT = 1500
-    applying = threading.Event()
-    release = threading.Event()
+    applying, release = threading.Event(), threading.Event()
 
     def first() -> None:
-        with run_limits.room_to_apply(40_000, run_limits.deadline()):
+        with run_limits.room_to_apply(40_000, time.monotonic() + 30):
             applying.set()
             release.wait(10)
 
@@ -90,3 +151,29 @@ def test_a_process_applies_one_large_list_at_a_time(settings):
         holder.join(10)
     with run_limits.room_to_apply(6000, time.monotonic() + 5):  # free again
         pass
+
+
+def test_a_sync_of_a_large_practice_waits_for_another_large_apply(
+    firm_a, alice, synced_once, settings, monkeypatch
+):
+    settings.XPM_LARGE_PRACTICE_CLIENTS = 2  # the sample's practice counts as large
+    monkeypatch.setattr(run_limits, "deadline", lambda: time.monotonic() + 0.5)
+    applying, release = threading.Event(), threading.Event()
+
+    def another_large_sync() -> None:
+        with run_limits.room_to_apply(40_000, time.monotonic() + 30):
+            applying.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=another_large_sync)
+    holder.start()
+    try:
+        assert applying.wait(10)
+        stopped = run(firm_a, alice)  # waits its turn until its time is up
+    finally:
+        release.set()
+        holder.join(10)
+
+    assert (stopped.status, stopped.error) == ("failed", OUT_OF_TIME)
+    assert snapshot(firm_a) == synced_once
+    assert run(firm_a, alice).status == "succeeded"  # its turn, once the other is done

@@ -2,6 +2,7 @@
 worker with a pool of threads runs several firms' syncs at once, as the sync workers do."""
 
 import os
+import threading
 import time
 import uuid
 
@@ -59,8 +60,16 @@ def test_a_threads_worker_runs_several_firms_syncs_at_once(xero):
     """Sync workers run threads (a sync mostly waits for Xero): while one firm's list is on its
     way, the same worker process is already syncing the others."""
 
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
     def slow_list(request):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
         time.sleep(1.5)  # Xero takes its time to answer
+        with lock:
+            in_flight[0] -= 1
         return 200, {}, SAMPLE_XML
 
     xero.add_callback(
@@ -90,7 +99,8 @@ def test_a_threads_worker_runs_several_firms_syncs_at_once(xero):
     for run in runs:
         run.refresh_from_db()
     assert [r.status for r in runs] == ["succeeded"] * 3, [r.error for r in runs]
-    # Each began before any had finished: they ran side by side.
+    # Xero was asked for all three lists at once, and each run began before any had finished.
+    assert most[0] == 3
     assert max(r.started_at for r in runs) < min(r.finished_at for r in runs)
     for firm in firms:
         assert Client.objects.for_firm(firm).filter(source="xpm").count() > 0
