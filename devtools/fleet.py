@@ -14,6 +14,7 @@ import io
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from statistics import quantiles
 
 from django.conf import settings
 from django.db import connection, connections
+from psycopg import sql
 
 from accounts.models import Firm, User
 from xpmsync import schedule
@@ -53,30 +55,48 @@ def use_database(name: str) -> None:
     connections["default"].settings_dict["NAME"] = name
 
 
+def _quoted(name: str) -> str:
+    """A database name as an SQL identifier (it comes from the command line)."""
+    connection.ensure_connection()
+    return sql.Identifier(name).as_string(connection.connection)
+
+
 def create_database(name: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
+        cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(name)}")
+        cursor.execute(f"CREATE DATABASE {_quoted(name)}")
 
 
 def drop_database(name: str, home: str) -> None:
     use_database(home)
     with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
+
+
+# What decides the rows a seed holds, besides the functions that make it.
+SEEDED_BY = [
+    "xpmsync/sandbox/practice.py", "xpmsync/fields.py", "xpmsync/parse.py", "xpmsync/values.py",
+    "xpmsync/mirror.py", "xpmsync/bulk.py",
+]  # fmt: skip
 
 
 def seed_name(database: str, firms: int, clients: int, seed: int) -> str:
-    """The name of the kept copy of a seeded fleet: what it holds, and a key of the schema and
-    the generator that made it, so a change to either seeds afresh."""
+    """The name of the kept copy of a seeded fleet: what it holds, and a key of the schema, the
+    code that made it and the token key, so a change to any of them seeds afresh."""
     from django.db.migrations.loader import MigrationLoader
 
     leaves = sorted(MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes())
     key = hashlib.sha256(repr(leaves).encode())
     for maker in (practice_sizes, make_firms, import_practices):
         key.update(inspect.getsource(maker).encode())
-    for source in ("xpmsync/sandbox/practice.py", "xpmsync/fields.py"):
+    for source in SEEDED_BY:
         key.update((BASE_DIR / source).read_bytes())
-    return f"{database}_seed_{firms}_{clients}_{seed}_{key.hexdigest()[:8]}"
+    # The seeded tokens are encrypted with these: other keys could not read them.
+    key.update(repr((settings.TOKEN_ENCRYPTION_KEYS, settings.SECRET_KEY)).encode())
+    name = f"{database}_seed_{firms}_{clients}_{seed}_{key.hexdigest()[:8]}"
+    if len(name.encode()) > 63:  # PostgreSQL would cut it short, and never find it again
+        raise ValueError(f"The seed's name {name!r} is too long: give a shorter --database.")
+    return name
 
 
 def database_exists(name: str) -> bool:
@@ -89,8 +109,8 @@ def copy_database(source: str, target: str) -> None:
     """``target`` as a file-level copy of ``source`` (PostgreSQL's template copy: seconds for
     what took many minutes to import); nobody may be connected to ``source`` meanwhile."""
     with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+        cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(target)} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {_quoted(target)} TEMPLATE {_quoted(source)}")
 
 
 def drop_other_seeds(database: str, keep: str) -> None:
@@ -98,10 +118,10 @@ def drop_other_seeds(database: str, keep: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT datname FROM pg_database WHERE datname LIKE %s AND datname <> %s",
-            [database.replace("_", r"\_") + r"\_seed\_%", keep],
+            [re.sub(r"([\\%_])", r"\\\1", database) + r"\_seed\_%", keep],
         )
         for (name,) in cursor.fetchall():
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
 
 
 def tenants() -> dict[str, int]:
@@ -311,7 +331,7 @@ def peak_at_once(spans: list[tuple[datetime | None, datetime | None]]) -> int:
     return peak
 
 
-def queue_burst(started: datetime) -> int:
+def queue_burst() -> int:
     """A quick sync for every firm at once, as if every admin pressed Sync Now together: how
     fast the fleet drains it is its throughput, which a day it keeps up with cannot show."""
     from xpmsync.tasks import SyncAlreadyRunning, request_sync

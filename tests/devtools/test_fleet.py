@@ -60,3 +60,32 @@ def test_a_small_fleet_syncs_every_firm_within_the_limits_without_a_429(tmp_path
     # Each full sync applies its practice again (the quick syncs add their few clients).
     assert figures["clients_applied"] >= 3000 * figures["runs_by_kind"]["full"] / 12 * 0.5
     assert figures["clients_applied_per_second"] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_seed_is_copied_and_older_ones_are_dropped():
+    from django.db import connection
+
+    from devtools import fleet
+
+    database = f"fleet_seeds_{os.getpid()}"
+    seed = fleet.seed_name(database, 12, 3000, 2026)
+    assert seed.startswith(f"{database}_seed_12_3000_2026_")
+    assert fleet.seed_name(database, 13, 3000, 2026) != seed  # another size, another seed
+    with pytest.raises(ValueError, match="too long"):
+        fleet.seed_name("x" * 40, 12, 3000, 2026)
+    older = f"{database}_seed_12_3000_2026_00000000"
+    lookalike = f"{database}x_seed_12_3000_2026_00000000"  # another simulation's: kept
+    try:
+        fleet.create_database(database)
+        fleet.copy_database(database, older)
+        fleet.copy_database(database, lookalike)
+        fleet.copy_database(database, seed)
+        assert fleet.database_exists(seed)
+        fleet.drop_other_seeds(database, keep=seed)
+        assert fleet.database_exists(seed) and fleet.database_exists(lookalike)
+        assert not fleet.database_exists(older)
+    finally:
+        with connection.cursor() as cursor:
+            for name in (database, older, lookalike, seed):
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -219,7 +219,7 @@ class Command(BaseCommand):
     def _burst(self, options) -> dict:
         """Every firm's Sync Now (quick) at once, and how long the fleet takes to drain it."""
         queued_at = timezone.now()
-        queued = fleet.queue_burst(queued_at)
+        queued = fleet.queue_burst()
         peak_connections = self._drain(options)
         elapsed = (timezone.now() - queued_at).total_seconds()
         done = fleet.figures(queued_at, elapsed)
