@@ -9,6 +9,7 @@ lost its claim on the firm keeps nothing. A process applies one large list at a 
 import threading
 import time
 import types
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -124,19 +125,29 @@ def test_the_longest_run_ends_inside_its_lease():
     assert timedelta(seconds=longest) < sync.LEASE
 
 
-def test_a_process_applies_one_large_list_at_a_time(settings):
-    settings.XPM_LARGE_PRACTICE_CLIENTS = 5000
+@contextmanager
+def another_large_apply():
+    """Another thread of this process applying a large list, until the block ends."""
     applying, release = threading.Event(), threading.Event()
 
-    def first() -> None:
+    def apply() -> None:
         with run_limits.room_to_apply(40_000, time.monotonic() + 30):
             applying.set()
             release.wait(10)
 
-    holder = threading.Thread(target=first)
+    holder = threading.Thread(target=apply)
     holder.start()
     try:
         assert applying.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def test_a_process_applies_one_large_list_at_a_time(settings):
+    settings.XPM_LARGE_PRACTICE_CLIENTS = 5000
+    with another_large_apply():
         # A second large list waits its turn; one that cannot get it in its time stops.
         with (
             pytest.raises(run_limits.OutOfTime),
@@ -146,9 +157,6 @@ def test_a_process_applies_one_large_list_at_a_time(settings):
         # A list of a small practice never waits.
         with run_limits.room_to_apply(5000, time.monotonic()):
             pass
-    finally:
-        release.set()
-        holder.join(10)
     with run_limits.room_to_apply(6000, time.monotonic() + 5):  # free again
         pass
 
@@ -158,21 +166,8 @@ def test_a_sync_of_a_large_practice_waits_for_another_large_apply(
 ):
     settings.XPM_LARGE_PRACTICE_CLIENTS = 2  # the sample's practice counts as large
     monkeypatch.setattr(run_limits, "deadline", lambda: time.monotonic() + 0.5)
-    applying, release = threading.Event(), threading.Event()
-
-    def another_large_sync() -> None:
-        with run_limits.room_to_apply(40_000, time.monotonic() + 30):
-            applying.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=another_large_sync)
-    holder.start()
-    try:
-        assert applying.wait(10)
+    with another_large_apply():
         stopped = run(firm_a, alice)  # waits its turn until its time is up
-    finally:
-        release.set()
-        holder.join(10)
 
     assert (stopped.status, stopped.error) == ("failed", OUT_OF_TIME)
     assert snapshot(firm_a) == synced_once
