@@ -212,6 +212,19 @@ def test_the_sandbox_answers_modifiedsince_with_the_clients_changed_since(
     assert listed(detailed="true", modifiedsince=future) == []
 
 
+def test_the_sandbox_changes_only_clients_xpm_still_lists(client, sandbox, settings):
+    """A deleted client can't be edited in XPM, so its change would never reach a sync."""
+    from xpmsync.sandbox.models import Edit
+    from xpmsync.sandbox.practice import clients
+
+    settings.XPM_SANDBOX_CLIENTS = 30
+    deleted = {n for n, c in enumerate(clients(30, sandbox.seed)) if c.is_deleted}
+    assert deleted, "the practice should hold a deleted client for this test to mean anything"
+    client.post("/xero-sandbox/", {"action": "change_clients", "how_many": "30"})
+    edited = set(Edit.objects.values_list("client_number", flat=True))
+    assert edited == set(range(30)) - deleted
+
+
 def test_a_practice_disconnected_from_xeros_side_is_told_apart_from_a_permission(
     client, alice, firm_a, sandbox
 ):

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .models import XERO_USERS, Connection, Edit, Scenario, Token
-from .practice import practice_xml
+from .practice import clients, practice_xml
 from .tenants import TENANTS, described
 
 # Xero's documented limits per tenant (calls a minute, a day).
@@ -228,9 +228,15 @@ def control(request: HttpRequest) -> HttpResponse:
 
 
 def _change_clients(scenario: Scenario, how_many: int) -> None:
-    """Edit a few clients' email addresses "in XPM", as a person would between syncs."""
+    """Edit a few clients' email addresses "in XPM", as a person would between syncs: only
+    clients XPM still lists, since a deleted one can no longer be edited."""
     now = timezone.now()
-    numbers = random.sample(range(scenario.practice_size), min(how_many, scenario.practice_size))
+    listed = [
+        n
+        for n, client in enumerate(clients(scenario.practice_size, scenario.seed))
+        if not client.is_deleted
+    ]
+    numbers = random.sample(listed, min(how_many, len(listed)))
     for n in numbers:
         stamp = now.strftime("%H%M%S")
         Edit.objects.update_or_create(
