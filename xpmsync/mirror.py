@@ -49,6 +49,7 @@ def apply_records(
     on_batch: Callable[[int], None] | None = None,
     whole_list: bool = True,
     run_id: int | None = None,
+    attempt: int | None = None,
     timeline: bool = True,
     until: float | None = None,
 ) -> Applied:
@@ -67,7 +68,7 @@ def apply_records(
 
     Past ``until`` (``time.monotonic()``) it stops and keeps nothing: it looks before each
     batch and before it commits, and no statement may run past it. It commits only while the
-    firm is connected and run ``run_id`` still holds it (run_limits.still_ours).
+    firm is connected and run ``run_id`` still holds it in ``attempt`` (run_limits.still_ours).
     """
     try:
         with transaction.atomic():
@@ -86,7 +87,7 @@ def apply_records(
                     mirror.check_safety()
                 mirror.archive_unlisted()
             run_limits.check(until)
-            run_limits.still_ours(connection_id, run_id)
+            run_limits.still_ours(connection_id, run_id, attempt)
     except OperationalError as error:  # a statement cancelled at ``until``
         run_limits.check(None if until is None else until - 1, cause=error)
         raise

@@ -11,9 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from .models import SyncRun, XpmConnection
 
@@ -21,6 +23,9 @@ from .models import SyncRun, XpmConnection
 # 40,000); a process of threads applies this many large lists at once, the rest wait their turn.
 LARGE_APPLIES_AT_ONCE = 1
 _large_applies = threading.BoundedSemaphore(LARGE_APPLIES_AT_ONCE)
+
+# A run's lease from its commit: the time it has to record how it ended.
+FINISHING = timedelta(minutes=5)
 
 
 class SyncAborted(Exception):
@@ -85,10 +90,12 @@ def room_to_apply(clients: int, until: float) -> Iterator[None]:
         _large_applies.release()
 
 
-def still_ours(connection_id: int, run_id: int | None) -> None:
-    """Within the run's transaction, lock its connection and its row until commit: a disconnect
-    that happened meanwhile, or the run losing its claim on the firm (its lease ran out and it
-    was failed or taken over), rolls everything back."""
+def still_ours(connection_id: int, run_id: int | None, attempt: int | None = None) -> None:
+    """Within the run's transaction, before it commits: roll everything back if the firm
+    disconnected meanwhile, or if the run lost its claim on the firm (its lease ran out and it was
+    failed, or taken over as a later attempt). Otherwise lock both rows until the commit and
+    renew the run's lease over it, so that nothing fails or takes over the run between its
+    commit and its finish."""
     still_connected = (
         XpmConnection.objects.select_for_update()
         .filter(pk=connection_id, status__in=XpmConnection.SYNCABLE_STATUSES)
@@ -96,11 +103,12 @@ def still_ours(connection_id: int, run_id: int | None) -> None:
     )
     if not still_connected:
         raise SyncAborted("The firm disconnected from XPM during the sync; nothing was kept.")
-    if run_id is not None and not (
-        SyncRun.objects.select_for_update()
-        .filter(pk=run_id, status=SyncRun.Status.RUNNING)
-        .exists()
-    ):
+    if run_id is None:
+        return
+    held = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING)
+    if attempt is not None:
+        held = held.filter(attempts=attempt)
+    if not held.update(lease_expires_at=timezone.now() + FINISHING):
         raise SyncAborted(
             "The sync ran past its time and another took over the firm; nothing it did was kept."
         )

@@ -84,11 +84,12 @@ def run_sync(run_id: int, firm_id: int, *, reporter: Reporter | None = None) -> 
         _wait_for_holder(run_id, firm_id)
         return None
     run = SyncRun.objects.select_related("firm", "requested_by").get(pk=run_id)
+    ended = False  # whether this attempt recorded how the run ended (it still held the firm)
     try:
         result = _fetch_and_apply(run)
     except ratelimit.BudgetSpent as spent:
         if spent.problem == "day":
-            finish(run, SyncRun.Status.FAILED, **_failure(api.RateLimited(None, "day")))
+            ended = finish(run, SyncRun.Status.FAILED, **_failure(api.RateLimited(None, "day")))
         else:
             wait = spent.wait + random.randint(1, 5)  # noqa: S311 (jitter: not all at once)
             _requeue(run, f"{spent} Waiting {wait} seconds.", refund_attempt=True)
@@ -98,23 +99,24 @@ def run_sync(run_id: int, firm_id: int, *, reporter: Reporter | None = None) -> 
             wait = _retry_wait(run, error)
             _requeue(run, f"{error} Trying again in {wait} seconds.")
             raise RetryLater(wait, str(error)) from error
-        finish(run, SyncRun.Status.FAILED, **_failure(error))
+        ended = finish(run, SyncRun.Status.FAILED, **_failure(error))
     except HeldForReview as held:
         counts = {
             "listed_clients": held.listed,
             "synced_clients": held.synced,
             "would_archive": held.would_archive,
         }
-        finish(run, SyncRun.Status.HELD, counts=counts, error=str(held))
-        audit.record(run.firm, AuditEvent.Action.XPM_SYNC_HELD, detail=str(held))
+        ended = finish(run, SyncRun.Status.HELD, counts=counts, error=str(held))
+        if ended:
+            audit.record(run.firm, AuditEvent.Action.XPM_SYNC_HELD, detail=str(held))
     except (
         api.XeroError, XpmResponseError, NotConnected, SyncAborted, run_limits.OutOfTime,
         TokenUnreadable,
     ) as error:  # fmt: skip
-        finish(run, SyncRun.Status.FAILED, **_failure(error))
+        ended = finish(run, SyncRun.Status.FAILED, **_failure(error))
     except Exception as error:
         logger.exception("Sync run %s failed unexpectedly", run.pk)
-        finish(
+        ended = finish(
             run,
             SyncRun.Status.FAILED,
             error="The sync failed unexpectedly; nothing changed. The portal's operators can "
@@ -123,10 +125,12 @@ def run_sync(run_id: int, firm_id: int, *, reporter: Reporter | None = None) -> 
         )
         raise
     else:
-        finish(run, SyncRun.Status.SUCCEEDED, counts=result.counts, warnings=result.warnings)
+        ended = finish(
+            run, SyncRun.Status.SUCCEEDED, counts=result.counts, warnings=result.warnings
+        )
     finally:
         progress.clear(run.pk)
-        if run.status not in SyncRun.ACTIVE_STATUSES:  # a retry waiting in the queue says nothing
+        if ended:  # a retry waiting in the queue, or a run lost to another, says nothing
             routine = _routine(run)
             _record_outcome(run, routine=routine)
             (reporter or report)(run, routine)
@@ -219,7 +223,7 @@ def _failure_detail(error: Exception) -> str:
 
 
 def _requeue(run: SyncRun, note: str, *, refund_attempt: bool = False) -> None:
-    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, attempts=run.attempts).update(
         status=SyncRun.Status.QUEUED,
         attempts=F("attempts") - 1 if refund_attempt else F("attempts"),
         queued_at=timezone.now(),
@@ -231,19 +235,23 @@ def _requeue(run: SyncRun, note: str, *, refund_attempt: bool = False) -> None:
     run.refresh_from_db()
 
 
-def finish(run: SyncRun, status: str, **fields) -> None:
-    fields.setdefault("error", "")
-    fields.setdefault("error_detail", "")
-    run.status = status
-    run.finished_at = timezone.now()
-    run.lease_expires_at = None
+def finish(run: SyncRun, status: str, **fields) -> bool:
+    """Record how the run ended, if it still holds the firm: still queued or running, in the
+    same attempt. One that lost its claim (failed meanwhile, or taken over by a later attempt)
+    writes nothing and is read back as the row now stands; returns whether it wrote."""
+    fields = {"error": "", "error_detail": "", **fields, "status": status}
+    fields |= {"finished_at": timezone.now(), "lease_expires_at": None}
+    fields |= {"api_calls": run.api_calls, "rate_limits": run.rate_limits}
+    held = SyncRun.objects.filter(
+        pk=run.pk, status__in=SyncRun.ACTIVE_STATUSES, attempts=run.attempts
+    )
+    if not held.update(**fields):
+        logger.warning("Sync run %s lost its claim on the firm; its outcome was not kept", run.pk)
+        run.refresh_from_db()
+        return False
     for name, value in fields.items():
         setattr(run, name, value)
-    run.save(
-        update_fields=[
-            "status", "finished_at", "lease_expires_at", "api_calls", "rate_limits", *fields,
-        ]
-    )  # fmt: skip
+    return True
 
 
 def _routine(run: SyncRun) -> bool:
@@ -350,6 +358,7 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
                 on_batch=lambda applied: progress.applying(run.pk, applied, total),
                 whole_list=not quick,
                 run_id=run.pk,
+                attempt=run.attempts,
                 timeline=settings.XPM_TIMELINE,
                 until=until,
             )

@@ -2,8 +2,8 @@
 and every sync shares the process's memory.
 
 Past XPM_RUN_TIME_LIMIT a run stops at its next chunk downloaded, before its next batch or before
-it commits, keeps nothing and says why; a stalled read still ends inside its lease. A run that
-lost its claim on the firm keeps nothing. A process applies one large list at a time.
+it commits, keeps nothing and says why; a stalled read still ends inside its lease. A process
+applies one large list at a time. (A run that lost its claim on the firm: test_fencing.py.)
 """
 
 import threading
@@ -17,7 +17,6 @@ from django.conf import settings as project_settings
 
 from clients.models import Client
 from xpmsync import api, progress, run_limits, sync
-from xpmsync.models import SyncRun
 
 from .factories import make_connection
 from .test_sync import SAMPLE_XML, run, serve, snapshot
@@ -94,24 +93,6 @@ def test_applying_past_the_time_limit_rolls_back_what_was_applied(
     assert len(applying) == 2  # the batch was applied, then not committed
     assert snapshot(firm_a) == synced_once
     assert not Client.objects.filter(name="Harbourline Freight Pty Ltd").exists()
-
-
-def test_a_run_that_lost_its_claim_on_the_firm_keeps_nothing(
-    firm_a, alice, synced_once, monkeypatch
-):
-    def failed_meanwhile() -> None:
-        # Its lease ran out and the dispatcher failed it (tasks.recover_stale_runs).
-        SyncRun.objects.filter(status=SyncRun.Status.RUNNING).update(
-            status=SyncRun.Status.FAILED, lease_expires_at=None
-        )
-
-    _on_call(monkeypatch, "applying", 2, failed_meanwhile)
-
-    stopped = run(firm_a, alice)
-
-    assert stopped.status == "failed"
-    assert "another took over the firm" in stopped.error
-    assert snapshot(firm_a) == synced_once
 
 
 def test_a_sync_within_its_time_limit_is_not_stopped(firm_a, alice, synced_once):
