@@ -31,7 +31,8 @@ def ask_admin(firm: Firm) -> str:
 def after_changing_in_xpm(user: User) -> str:
     """The sentence saying what brings a change made in XPM into the portal, for this reader."""
     if user.is_firm_admin or user.firm is None:
-        return "Then press Sync Now in Manage Clients > Xero Sync, or wait for the daily sync."
+        return "Then press Sync Now in Manage Clients > Xero Sync, or wait for the next sync."
     return (
-        f"The daily sync brings the change here, or ask {ask_admin(user.firm)} to press Sync Now."
+        "The next scheduled sync brings the change here, "
+        f"or ask {ask_admin(user.firm)} to press Sync Now."
     )

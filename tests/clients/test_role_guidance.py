@@ -34,7 +34,7 @@ def test_admins_reading_a_synced_profile_are_told_to_press_sync_now(verified, al
 def test_staff_adding_a_client_while_connected_are_told_whom_to_ask(verified, alice, bob, firm_a):
     make_connection(firm_a, alice)
     page = _main(verified(bob).get("/clients/add/").content)
-    assert "add new clients in XPM. The daily sync brings the change here" in page
+    assert "add new clients in XPM. The next scheduled sync brings the change here" in page
     assert "ask your admin (Alice Example) to press Sync Now" in page
 
 

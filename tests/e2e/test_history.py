@@ -53,6 +53,13 @@ def test_a_change_in_xpm_reaches_the_history_tab_by_a_quick_sync(page_factory, p
     assert_fits(phone)
     phone.shot("history-tab-phone")
 
+    # On a phone the Xero Sync panel says when the next syncs run, within the screen.
+    phone.goto(f"{portal}/xpm/")
+    panel = phone.locator("main").inner_text()
+    assert "Next daily sync" in panel and "next about" in panel
+    assert_fits(phone)
+    phone.shot("xero-sync-panel-phone")
+
     # The run's own page lists what it changed.
     page.goto(f"{portal}/xpm/history/{quick.pk}/")
     page.get_by_text(f"→ {edit.email}").wait_for()
