@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -19,12 +20,19 @@ pytestmark = pytest.mark.skipif(
 APP_LIMIT = 40  # calls a minute for the whole app: the twelve firms' hourly syncs want more
 
 
+def _redis_db_of_its_own() -> str:
+    """A Redis database beside the suite's (REDIS_URL's), so two suites run at once on one
+    machine with different REDIS_URLs never share (or flush) one fleet's broker."""
+    suite_db = int(urlsplit(os.environ["REDIS_URL"]).path.strip("/") or 0)
+    return str(8 + suite_db % 8)
+
+
 def test_a_small_fleet_syncs_every_firm_within_the_limits_without_a_429(tmp_path):
     output = tmp_path / "fleet.json"
     command = [
         sys.executable, "manage.py", "simulate_fleet", "--firms", "12", "--clients", "3000",
         "--compression", "720", "--workers", "2", "--app-minute-limit", str(APP_LIMIT),
-        "--large", "400", "--port", str(free_port()), "--redis-db", "4",
+        "--large", "400", "--port", str(free_port()), "--redis-db", _redis_db_of_its_own(),
         "--database", f"fleet_test_{os.getpid()}", "--drain-timeout", "300",
         "--no-seed-cache", "--output", str(output),
     ]  # fmt: skip
