@@ -57,6 +57,7 @@ def test_a_change_in_xpm_reaches_the_history_tab_by_a_quick_sync(page_factory, p
     phone.goto(f"{portal}/xpm/")
     panel = phone.locator("main").inner_text()
     assert "Next daily sync" in panel and "next about" in panel
+    assert "Sync Now (quick)" in panel  # the quick sync pressed above, told from a full one
     assert_fits(phone)
     phone.shot("xero-sync-panel-phone")
 
