@@ -21,7 +21,7 @@ from ..access import get_client_for_user, get_manual_client_for_admin
 from ..deletion import delete_client
 from ..emailing import NoEmailAddress, draft_message, email_client, recipient, sender_address
 from ..forms import ClientForm, ClientSearchForm, EmailClientForm
-from ..guidance import after_changing_in_xpm, ask_admin
+from ..guidance import after_changing_in_xpm
 from ..models import Change, Client, ClientContact
 from ..pagination import FromEitherEndPaginator
 from ..search import search_clients
@@ -49,8 +49,6 @@ def client_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "has_any_client": has_any,
         "also_matching": _also_matching(found.elsewhere, criteria),
     }
-    if not has_any and not request.user.is_firm_admin:
-        context["ask_admin"] = ask_admin(firm)
     return render(request, "clients/client_list.html", context)
 
 

@@ -53,10 +53,10 @@ def test_a_row_leaves_by_itself_once_xpm_s_data_is_fixed(practice, firm_a):
     assert worklist.counts(firm_a)["primary_by_rule"] == 0
 
 
-def test_bob_sees_the_list_and_a_group_filters_it(practice, bob_client):
+def test_bob_sees_the_list_and_a_group_filters_it(practice, bob_client, alice):
     page = bob_client.get("/clients/data-to-fix/?group=contact_no_email").content.decode()
     assert "Ben Ng" in page and "Summit Physio" in page and "Coastal Holdings" not in page
-    assert "Ask a firm admin" in page and "Sync Now" not in page
+    assert "Ask your admin (Alice Example)" in page and "Sync Now" not in page
     page = bob_client.get("/clients/data-to-fix/?group=old_prospects").content.decode()
     assert "Ironbark Joinery" in page and "Ben Ng" not in page
 
