@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 
-from django.db import connection, models
+from django.db import OperationalError, connection, models, transaction
 
 BATCH_SIZE = 1000
+# The most that tidying after a large sync may take (settle): well inside a run's lease from
+# its commit (run_limits.FINISHING), so the run still records how it ended.
+SETTLE_TIMEOUT = timedelta(minutes=1)
+
+logger = logging.getLogger(__name__)
 
 
 def insert(model: type[models.Model], rows: Sequence[dict], *, ids: bool = True) -> list[int]:
@@ -144,15 +151,24 @@ def settle(*tables: type[models.Model]) -> None:
       their migration) rather than merging them into the index row by row, which made a
       first sync's inserts grow faster than its size; the list is merged here in one pass,
       so searches do not have to scan it.
+
+    It is tidying, not the sync: it runs after the commit, while the run still has to record
+    how it ended inside its lease, so it gets SETTLE_TIMEOUT at the most (an ANALYZE waits
+    behind a VACUUM of the same table), and cut short it leaves the rest to autovacuum.
     """
     if connection.vendor != "postgresql":
         return
     names = [model._meta.db_table for model in tables]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
-            "WHERE am.amname = 'gin' AND i.indrelid = ANY(%s::regclass[])",
-            [names],
-        )
-        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in names))
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            timeout = str(int(SETTLE_TIMEOUT.total_seconds() * 1000))
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [timeout])
+            cursor.execute(
+                "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+                "WHERE am.amname = 'gin' AND i.indrelid = ANY(%s::regclass[])",
+                [names],
+            )
+            cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(t) for t in names))
+    except OperationalError:
+        logger.warning("Settling %s after a large sync was cut short", ", ".join(names))

@@ -236,15 +236,15 @@ def _requeue(run: SyncRun, note: str, *, refund_attempt: bool = False) -> None:
 
 
 def finish(run: SyncRun, status: str, **fields) -> bool:
-    """Record how the run ended, if it still holds the firm: still queued or running, in the
-    same attempt. One that lost its claim (failed meanwhile, or taken over by a later attempt)
-    writes nothing and is read back as the row now stands; returns whether it wrote."""
+    """Record how the run ended, if it still holds the firm: its row as this attempt left it
+    (running, or still queued for one never started), the attempt not another's. One that lost
+    its claim (failed meanwhile, or taken over by a later attempt, which may have given its
+    number back while waiting for Xero's budget) writes nothing and is read back as the row now
+    stands; returns whether it wrote."""
     fields = {"error": "", "error_detail": "", **fields, "status": status}
     fields |= {"finished_at": timezone.now(), "lease_expires_at": None}
     fields |= {"api_calls": run.api_calls, "rate_limits": run.rate_limits}
-    held = SyncRun.objects.filter(
-        pk=run.pk, status__in=SyncRun.ACTIVE_STATUSES, attempts=run.attempts
-    )
+    held = SyncRun.objects.filter(pk=run.pk, status=run.status, attempts=run.attempts)
     if not held.update(**fields):
         logger.warning("Sync run %s lost its claim on the firm; its outcome was not kept", run.pk)
         run.refresh_from_db()

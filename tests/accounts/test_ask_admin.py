@@ -13,12 +13,15 @@ def _page(http, path: str) -> str:
     return " ".join(http.get(path).content.decode().split())
 
 
-def test_staff_stuck_at_the_code_page_are_told_which_admin_resets_mfa(bob, alice):
+def test_the_code_page_names_nobody_to_someone_who_has_only_the_password(bob, alice):
+    """Names (or an admin's email) would help whoever guessed the password talk an admin
+    into resetting the MFA that stops them."""
     make_device(bob)
     http = HttpClient()
     http.post("/accounts/login/", {"username": bob.email, "password": PASSWORD})
     page = _page(http, "/accounts/login/code/")
-    assert "Ask your admin (Alice Example) to reset your MFA" in page
+    assert "Ask a firm admin to reset your MFA" in page
+    assert "Alice" not in page and alice.email not in page
 
 
 def test_the_help_page_names_the_firms_admins(bob, alice, firm_a, verified):

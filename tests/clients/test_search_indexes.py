@@ -35,3 +35,34 @@ def test_the_migration_creates_indexes_the_search_uses(firm_a):
     ]
     with connection.schema_editor() as editor:
         migration.drop_indexes(None, editor)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tidying_kept_waiting_is_cut_short_and_raises_nothing(firm_a, monkeypatch, caplog):
+    """A VACUUM of the table holds the lock ANALYZE needs: settling gives up at its timeout
+    instead of keeping a finished run from recording how it ended."""
+    import threading
+    from datetime import timedelta
+
+    from django.db import transaction
+
+    from tests.concurrency import InBackground
+
+    monkeypatch.setattr(bulk, "SETTLE_TIMEOUT", timedelta(milliseconds=300))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_table() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE clients_client IN SHARE UPDATE EXCLUSIVE MODE")
+            locked.set()
+            release.wait(10)
+
+    holder = InBackground(hold_the_table)
+    try:
+        assert locked.wait(10)
+        bulk.settle(Client)
+    finally:
+        release.set()
+        holder.result()
+    assert "cut short" in caplog.text
+    bulk.settle(Client)  # and settles once nothing is in its way

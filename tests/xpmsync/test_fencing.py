@@ -142,3 +142,24 @@ def test_a_recovery_waiting_on_a_committing_run_does_not_fail_it(firm_a, todays_
     todays_run.refresh_from_db()
     assert (ran.status, todays_run.status, todays_run.error) == ("succeeded", "succeeded", "")
     assert Client.objects.filter(firm=firm_a, name="Harbourline Freight Pty Ltd").exists()
+
+
+def test_a_run_taken_over_and_put_back_to_wait_for_xeros_budget_is_left_waiting(
+    firm_a, todays_run, synced_once, at_commit
+):
+    """The later attempt gives its number back while it waits for the budget (a wait is not a
+    failed attempt), so the row says "queued, attempt 1" again: still not the first run's."""
+    reports = []
+
+    def taken_over_then_put_back() -> None:
+        waiting = {"status": "queued", "lease_expires_at": None, "error": "Waiting 30 seconds."}
+        InBackground(lambda: SyncRun.objects.filter(pk=todays_run.pk).update(**waiting)).result()
+
+    at_commit(before=taken_over_then_put_back)
+    sync.run_sync(todays_run.pk, firm_a.pk, reporter=lambda run, _: reports.append(run.pk))
+
+    todays_run.refresh_from_db()
+    assert (todays_run.status, todays_run.attempts) == ("queued", 1)
+    assert todays_run.error == "Waiting 30 seconds."
+    assert snapshot(firm_a) == synced_once
+    assert reports == []
