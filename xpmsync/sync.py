@@ -131,9 +131,7 @@ def run_sync(run_id: int, firm_id: int, *, reporter: Reporter | None = None) -> 
     finally:
         progress.clear(run.pk)
         if ended:  # a retry waiting in the queue, or a run lost to another, says nothing
-            routine = _routine(run)
-            _record_outcome(run, routine=routine)
-            (reporter or report)(run, routine)
+            record_end(run, reporter)
     return run
 
 
@@ -236,11 +234,9 @@ def _requeue(run: SyncRun, note: str, *, refund_attempt: bool = False) -> None:
 
 
 def finish(run: SyncRun, status: str, **fields) -> bool:
-    """Record how the run ended, if it still holds the firm: its row as this attempt left it
-    (running, or still queued for one never started), the attempt not another's. One that lost
-    its claim (failed meanwhile, or taken over by a later attempt, which may have given its
-    number back while waiting for Xero's budget) writes nothing and is read back as the row now
-    stands; returns whether it wrote."""
+    """Record how the run ended while its row is as this attempt left it (a later attempt may
+    give its number back to wait for Xero's budget). One that lost its claim writes nothing and
+    is read back as the row now stands. Returns whether it wrote."""
     fields = {"error": "", "error_detail": "", **fields, "status": status}
     fields |= {"finished_at": timezone.now(), "lease_expires_at": None}
     fields |= {"api_calls": run.api_calls, "rate_limits": run.rate_limits}
@@ -252,6 +248,13 @@ def finish(run: SyncRun, status: str, **fields) -> bool:
     for name, value in fields.items():
         setattr(run, name, value)
     return True
+
+
+def record_end(run: SyncRun, reporter: Reporter | None = None) -> None:
+    """Log a run that ended in the firm's audit log and report it, unless it is routine."""
+    routine = _routine(run)
+    _record_outcome(run, routine=routine)
+    (reporter or report)(run, routine)
 
 
 def _routine(run: SyncRun) -> bool:

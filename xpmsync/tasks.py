@@ -205,19 +205,38 @@ def _is_broker_error(error: Exception) -> bool:
     return isinstance(error, OperationalError | ConnectionError | OSError)
 
 
+INTERRUPTED = (
+    "The sync stopped before it finished (its worker was interrupted). Nothing it started was "
+    "kept; the next sync starts afresh."
+)
+NEVER_STARTED = (
+    "The sync waited over two hours for a worker and never started. Nothing changed; the next "
+    "sync starts afresh."
+)
+
+
 def recover_stale_runs(firm: Firm | None = None) -> int:
     """Fail runs whose worker died (lease over) and were not taken over, or whose task never
-    started."""
+    started, and log and report each as any run that ended (a routine one emails nobody). One
+    query when there are none. Each is failed only while still stale: a run whose commit renewed
+    its lease meanwhile is left to finish."""
     now = timezone.now()
-    stale = SyncRun.objects.filter(
-        Q(status=SyncRun.Status.RUNNING, lease_expires_at__lt=now - TAKEOVER_GRACE)
-        | Q(status=SyncRun.Status.QUEUED, queued_at__lt=now - QUEUE_TIMEOUT)
-    )
+    interrupted = Q(status=SyncRun.Status.RUNNING, lease_expires_at__lt=now - TAKEOVER_GRACE)
+    never_started = Q(status=SyncRun.Status.QUEUED, queued_at__lt=now - QUEUE_TIMEOUT)
+    found = SyncRun.objects.filter(interrupted | never_started)
     if firm is not None:
-        stale = stale.filter(firm=firm)
-    return stale.update(
-        status=SyncRun.Status.FAILED,
-        finished_at=now,
-        error="The sync stopped before it finished (its worker was interrupted). Nothing it "
-        "started was kept; the next sync starts afresh.",
-    )
+        found = found.filter(firm=firm)
+    failed = 0
+    for pk, status in list(found.values_list("pk", "status")):
+        stale, error = (
+            (interrupted, INTERRUPTED) if status == SyncRun.Status.RUNNING
+            else (never_started, NEVER_STARTED)
+        )  # fmt: skip
+        ended = SyncRun.objects.filter(stale, pk=pk).update(
+            status=SyncRun.Status.FAILED, finished_at=now, lease_expires_at=None, error=error
+        )
+        if ended:
+            failed += 1
+            run = SyncRun.objects.select_related("firm", "requested_by").get(pk=pk)
+            sync.record_end(run, reporter=_queue_report)
+    return failed

@@ -323,6 +323,39 @@ def test_a_run_whose_worker_died_is_recovered(connected, firm_a, alice):
     assert dead.status == "failed" and "interrupted" in dead.error
 
 
+def test_a_run_the_recovery_fails_is_logged_and_reported_saying_what_happened(
+    connected, firm_a, alice
+):
+    from django.core import mail
+    from django.utils import timezone
+
+    from accounts.models import AuditEvent
+
+    now = timezone.now()
+    SyncRun.objects.create(
+        firm=firm_a, trigger="manual", requested_by=alice, status="running",
+        lease_expires_at=now - tasks.TAKEOVER_GRACE - timedelta(seconds=1),
+    )  # fmt: skip
+    mail.outbox.clear()
+    assert tasks.recover_stale_runs(firm_a) == 1
+    assert tasks.recover_stale_runs(firm_a) == 0
+    dead = SyncRun.objects.get(firm=firm_a)
+    assert (dead.status, dead.error, dead.lease_expires_at) == ("failed", tasks.INTERRUPTED, None)
+    failed = AuditEvent.objects.filter(firm=firm_a, action=AuditEvent.Action.XPM_SYNC_FAILED)
+    assert [e.detail for e in failed] == [f"Sync Now: {tasks.INTERRUPTED}"]
+    assert [m.to for m in mail.outbox] == [[alice.email]]  # who pressed Sync Now hears of it
+
+    # A queued run no worker took within two hours says so, rather than "interrupted".
+    waited = SyncRun.objects.create(
+        firm=firm_a, trigger="manual", requested_by=alice,
+        queued_at=now - tasks.QUEUE_TIMEOUT - timedelta(seconds=1),
+    )  # fmt: skip
+    assert tasks.recover_stale_runs(firm_a) == 1
+    waited.refresh_from_db()
+    assert (waited.status, waited.error) == ("failed", tasks.NEVER_STARTED)
+    assert len(mail.outbox) == 2
+
+
 def test_a_redelivered_task_takes_over_a_run_whose_worker_died(connected, firm_a):
     from django.utils import timezone
 
