@@ -48,8 +48,7 @@ def apply_records(
     check_safety: bool = True,
     on_batch: Callable[[int], None] | None = None,
     whole_list: bool = True,
-    run_id: int | None = None,
-    attempt: int | None = None,
+    run: SyncRun | None = None,
     timeline: bool = True,
     until: float | None = None,
 ) -> Applied:
@@ -64,16 +63,16 @@ def apply_records(
     everything back. Otherwise ``records`` are only the clients XPM modified (a quick sync):
     they are upserted, nothing is archived for being missing, and the portal's rows are read
     for each batch's records alone. With ``timeline`` every change is recorded (run
-    ``run_id``). ``on_batch`` hears how many clients have been applied after each batch.
+    ``run``). ``on_batch`` hears how many clients have been applied after each batch.
 
     Past ``until`` (``time.monotonic()``) it stops and keeps nothing: it looks before each
     batch and before it commits, and no statement may run past it. It commits only while the
-    firm is connected and run ``run_id`` still holds it in ``attempt`` (run_limits.still_ours).
+    firm is connected and ``run`` still holds it (run_limits.still_ours).
     """
     try:
         with transaction.atomic():
             run_limits.stop_statements_at(until)
-            changes = Timeline(firm, run_id=run_id, enabled=timeline)
+            changes = Timeline(firm, run_id=run.pk if run else None, enabled=timeline)
             mirror = _Mirror(firm, changes, whole_list=whole_list)
             applied = 0
             for batch in itertools.batched(records, BATCH_SIZE):
@@ -87,7 +86,7 @@ def apply_records(
                     mirror.check_safety()
                 mirror.archive_unlisted()
             run_limits.check(until)
-            run_limits.still_ours(connection_id, run_id, attempt)
+            run_limits.still_ours(connection_id, run)
     except OperationalError as error:  # a statement cancelled at ``until``
         run_limits.check(None if until is None else until - 1, cause=error)
         raise

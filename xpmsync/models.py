@@ -142,6 +142,11 @@ class SyncRunQuerySet(FirmScopedQuerySet):
     def active(self) -> SyncRunQuerySet:
         return self.filter(status__in=SyncRun.ACTIVE_STATUSES)
 
+    def as_left_by(self, run: SyncRun) -> SyncRunQuerySet:
+        """``run``'s row only while it is as this attempt of it left it (the same status and
+        attempt): the fence that a run which lost its claim on the firm cannot pass."""
+        return self.filter(pk=run.pk, status=run.status, attempts=run.attempts)
+
 
 class SyncRun(models.Model):
     """One sync of a firm's clients from XPM: who asked, what happened, what it changed."""

@@ -90,7 +90,7 @@ def room_to_apply(clients: int, until: float) -> Iterator[None]:
         _large_applies.release()
 
 
-def still_ours(connection_id: int, run_id: int | None, attempt: int | None = None) -> None:
+def still_ours(connection_id: int, run: SyncRun | None) -> None:
     """Within the run's transaction, before it commits: roll everything back if the firm
     disconnected meanwhile, or if the run lost its claim on the firm (its lease ran out and it was
     failed, or taken over as a later attempt). Otherwise lock both rows until the commit and
@@ -103,12 +103,9 @@ def still_ours(connection_id: int, run_id: int | None, attempt: int | None = Non
     )
     if not still_connected:
         raise SyncAborted("The firm disconnected from XPM during the sync; nothing was kept.")
-    if run_id is None:
+    if run is None:
         return
-    held = SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.RUNNING)
-    if attempt is not None:
-        held = held.filter(attempts=attempt)
-    if not held.update(lease_expires_at=timezone.now() + FINISHING):
+    if not SyncRun.objects.as_left_by(run).update(lease_expires_at=timezone.now() + FINISHING):
         raise SyncAborted(
             "The sync ran past its time and another took over the firm; nothing it did was kept."
         )

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -177,7 +178,7 @@ def wait_in_process(countdown: int) -> None:
     time.sleep(min(countdown, settings.XPM_IN_PROCESS_MAX_WAIT))
 
 
-def _failure(error: Exception) -> dict[str, str]:
+def _failure(error: Exception) -> dict[str, Any]:  # Any: finish() takes them as **fields
     """What a failed run shows: a plain reason with what to do, and the technical detail."""
     return {"error": _failure_message(error), "error_detail": _failure_detail(error)}
 
@@ -221,7 +222,7 @@ def _failure_detail(error: Exception) -> str:
 
 
 def _requeue(run: SyncRun, note: str, *, refund_attempt: bool = False) -> None:
-    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING, attempts=run.attempts).update(
+    SyncRun.objects.as_left_by(run).update(
         status=SyncRun.Status.QUEUED,
         attempts=F("attempts") - 1 if refund_attempt else F("attempts"),
         queued_at=timezone.now(),
@@ -233,16 +234,14 @@ def _requeue(run: SyncRun, note: str, *, refund_attempt: bool = False) -> None:
     run.refresh_from_db()
 
 
-def finish(run: SyncRun, status: str, **fields) -> bool:
-    """Record how the run ended while its row is as this attempt left it (a later attempt may
-    give its number back to wait for Xero's budget). One that lost its claim writes nothing and
-    is read back as the row now stands. Returns whether it wrote."""
+def finish(run: SyncRun, status: str, *, where: Q | None = None, **fields) -> bool:
+    """Record how the run ended while its row is as this attempt left it (and ``where``); if it
+    lost its claim, write nothing and read the row back. Returns whether it wrote."""
     fields = {"error": "", "error_detail": "", **fields, "status": status}
     fields |= {"finished_at": timezone.now(), "lease_expires_at": None}
     fields |= {"api_calls": run.api_calls, "rate_limits": run.rate_limits}
-    held = SyncRun.objects.filter(pk=run.pk, status=run.status, attempts=run.attempts)
-    if not held.update(**fields):
-        logger.warning("Sync run %s lost its claim on the firm; its outcome was not kept", run.pk)
+    if not SyncRun.objects.as_left_by(run).filter(where or Q()).update(**fields):
+        logger.warning("Sync run %s had changed meanwhile; this outcome was not kept", run.pk)
         run.refresh_from_db()
         return False
     for name, value in fields.items():
@@ -360,8 +359,7 @@ def _fetch_and_apply(run: SyncRun) -> Applied:
                 check_safety=not run.skip_safety_check,
                 on_batch=lambda applied: progress.applying(run.pk, applied, total),
                 whole_list=not quick,
-                run_id=run.pk,
-                attempt=run.attempts,
+                run=run,
                 timeline=settings.XPM_TIMELINE,
                 until=until,
             )

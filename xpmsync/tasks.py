@@ -221,22 +221,16 @@ def recover_stale_runs(firm: Firm | None = None) -> int:
     query when there are none. Each is failed only while still stale: a run whose commit renewed
     its lease meanwhile is left to finish."""
     now = timezone.now()
-    interrupted = Q(status=SyncRun.Status.RUNNING, lease_expires_at__lt=now - TAKEOVER_GRACE)
-    never_started = Q(status=SyncRun.Status.QUEUED, queued_at__lt=now - QUEUE_TIMEOUT)
-    found = SyncRun.objects.filter(interrupted | never_started)
+    stale = Q(status=SyncRun.Status.RUNNING, lease_expires_at__lt=now - TAKEOVER_GRACE) | Q(
+        status=SyncRun.Status.QUEUED, queued_at__lt=now - QUEUE_TIMEOUT
+    )
+    found = SyncRun.objects.filter(stale).select_related("firm", "requested_by")
     if firm is not None:
         found = found.filter(firm=firm)
     failed = 0
-    for pk, status in list(found.values_list("pk", "status")):
-        stale, error = (
-            (interrupted, INTERRUPTED) if status == SyncRun.Status.RUNNING
-            else (never_started, NEVER_STARTED)
-        )  # fmt: skip
-        ended = SyncRun.objects.filter(stale, pk=pk).update(
-            status=SyncRun.Status.FAILED, finished_at=now, lease_expires_at=None, error=error
-        )
-        if ended:
+    for run in found:
+        error = INTERRUPTED if run.status == SyncRun.Status.RUNNING else NEVER_STARTED
+        if sync.finish(run, SyncRun.Status.FAILED, where=stale, error=error):
             failed += 1
-            run = SyncRun.objects.select_related("firm", "requested_by").get(pk=pk)
             sync.record_end(run, reporter=_queue_report)
     return failed

@@ -11,4 +11,4 @@ register = template.Library()
 def ask_admin(context: template.Context) -> str:
     user = context.get("user")
     firm = getattr(user, "firm", None) if getattr(user, "is_authenticated", False) else None
-    return admins.ask_admin(firm, besides=user if firm is not None else None)
+    return admins.ask_admin(firm, besides=user)
